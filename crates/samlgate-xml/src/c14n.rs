@@ -1,0 +1,455 @@
+//! Canonicalization: Exclusive XML C14N 1.0, Canonical XML 1.0 and 1.1,
+//! each with or without comments, over a whole document or the subtree of
+//! one element (optionally minus one excluded subtree: the enveloped
+//! signature). Output streams into any writer through a small buffer, so a
+//! hasher sees large updates and no intermediate document is built.
+
+use std::io::{self, Write};
+
+use crate::tree::{Document, NodeId, NodeKind, NONE};
+use crate::XML_NAMESPACE;
+
+/// Which canonicalization algorithm to apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum C14nMethod {
+    /// Exclusive XML Canonicalization 1.0 (`xml-exc-c14n#`).
+    Exclusive,
+    /// Canonical XML 1.0 (`REC-xml-c14n-20010315`).
+    Inclusive10,
+    /// Canonical XML 1.1 (`xml-c14n11`).
+    Inclusive11,
+}
+
+/// How to canonicalize.
+#[derive(Debug, Clone, Copy)]
+pub struct C14nOptions<'p> {
+    /// The algorithm.
+    pub method: C14nMethod,
+    /// Keep comments.
+    pub with_comments: bool,
+    /// Exclusive only: the InclusiveNamespaces PrefixList (`#default` names
+    /// the default namespace).
+    pub inclusive_prefixes: &'p [&'p str],
+    /// A subtree left out of the output (the enveloped Signature).
+    pub exclude: Option<NodeId>,
+}
+
+impl C14nOptions<'static> {
+    /// Options for `method` without comments, prefixes or exclusion.
+    pub fn new(method: C14nMethod) -> Self {
+        C14nOptions {
+            method,
+            with_comments: false,
+            inclusive_prefixes: &[],
+            exclude: None,
+        }
+    }
+}
+
+/// Canonicalizes the subtree rooted at `apex` (or the whole document when
+/// `apex` is None) into `out`.
+pub fn canonicalize<W: Write>(
+    doc: &Document<'_>,
+    apex: Option<NodeId>,
+    options: &C14nOptions<'_>,
+    out: W,
+) -> io::Result<()> {
+    let mut c = Canonicalizer {
+        doc,
+        options,
+        out: Buffered {
+            buf: Vec::with_capacity(BUFFER),
+            inner: out,
+        },
+        rendered: Vec::with_capacity(16),
+        marks: Vec::with_capacity(16),
+    };
+    match apex {
+        Some(apex) => c.subtree(apex)?,
+        None => c.document()?,
+    }
+    c.out.flush()
+}
+
+/// Canonicalizes into a new vector.
+pub fn canonicalize_to_vec(
+    doc: &Document<'_>,
+    apex: Option<NodeId>,
+    options: &C14nOptions<'_>,
+) -> Vec<u8> {
+    let mut v = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = canonicalize(doc, apex, options, &mut v);
+    v
+}
+
+const BUFFER: usize = 8192;
+
+struct Buffered<W: Write> {
+    buf: Vec<u8>,
+    inner: W,
+}
+
+impl<W: Write> Buffered<W> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= BUFFER {
+            self.inner.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.inner.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        self.inner.flush()
+    }
+}
+
+struct Canonicalizer<'d, 'a, 'o, 'p, W: Write> {
+    doc: &'d Document<'a>,
+    options: &'o C14nOptions<'p>,
+    out: Buffered<W>,
+    /// Namespace declarations rendered by open output elements.
+    rendered: Vec<(&'d str, &'d str)>,
+    /// Length of `rendered` before each open element.
+    marks: Vec<usize>,
+}
+
+struct OutAttr<'d> {
+    ns: &'d str,
+    local: &'d str,
+    prefix: &'d str,
+    value: &'d str,
+}
+
+impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
+    fn document(&mut self) -> io::Result<()> {
+        let root = self.doc.root();
+        let mut after_root = false;
+        for id in self.doc.top_level() {
+            if id == root {
+                self.subtree(root)?;
+                after_root = true;
+                continue;
+            }
+            let kind = self.doc.kind(id);
+            if kind == Some(NodeKind::Comment) && !self.options.with_comments {
+                continue;
+            }
+            if after_root {
+                self.out.put(b"\n")?;
+            }
+            self.leaf(id)?;
+            if !after_root {
+                self.out.put(b"\n")?;
+            }
+        }
+        Ok(())
+    }
+
+    fn subtree(&mut self, apex: NodeId) -> io::Result<()> {
+        let nodes = &self.doc.nodes;
+        let mut cur = apex;
+        'outer: loop {
+            if self.enter(cur, cur == apex)? {
+                if let Some(n) = nodes.get(cur.index()) {
+                    cur = NodeId(n.first_child);
+                    continue;
+                }
+            }
+            loop {
+                if cur == apex {
+                    break 'outer;
+                }
+                let Some(n) = nodes.get(cur.index()) else {
+                    break 'outer;
+                };
+                if n.next_sibling != NONE {
+                    cur = NodeId(n.next_sibling);
+                    continue 'outer;
+                }
+                if n.parent == NONE {
+                    break 'outer;
+                }
+                cur = NodeId(n.parent);
+                self.end_tag(cur)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a node's opening; returns true when its children follow.
+    fn enter(&mut self, id: NodeId, is_apex: bool) -> io::Result<bool> {
+        let Some(n) = self.doc.nodes.get(id.index()) else {
+            return Ok(false);
+        };
+        if n.kind != NodeKind::Element {
+            self.leaf(id)?;
+            return Ok(false);
+        }
+        if self.options.exclude == Some(id) {
+            return Ok(false);
+        }
+        self.start_tag(id, is_apex)?;
+        if n.first_child == NONE {
+            self.end_tag(id)?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn leaf(&mut self, id: NodeId) -> io::Result<()> {
+        let Some(n) = self.doc.nodes.get(id.index()) else {
+            return Ok(());
+        };
+        match n.kind {
+            NodeKind::Text => escape_text(&mut self.out, &n.text),
+            NodeKind::Comment if self.options.with_comments => {
+                self.out.put(b"<!--")?;
+                self.out.put(n.text.as_bytes())?;
+                self.out.put(b"-->")
+            }
+            NodeKind::Comment | NodeKind::Element => Ok(()),
+            NodeKind::ProcessingInstruction => {
+                self.out.put(b"<?")?;
+                self.out.put(n.prefix.as_bytes())?;
+                if !n.text.is_empty() {
+                    self.out.put(b" ")?;
+                    self.out.put(n.text.as_bytes())?;
+                }
+                self.out.put(b"?>")
+            }
+        }
+    }
+
+    fn write_qname(&mut self, prefix: &str, local: &str) -> io::Result<()> {
+        if !prefix.is_empty() {
+            self.out.put(prefix.as_bytes())?;
+            self.out.put(b":")?;
+        }
+        self.out.put(local.as_bytes())
+    }
+
+    fn end_tag(&mut self, id: NodeId) -> io::Result<()> {
+        let doc = self.doc;
+        let (prefix, local) = (doc.prefix(id), doc.local_name(id));
+        self.out.put(b"</")?;
+        self.write_qname(prefix, local)?;
+        self.out.put(b">")?;
+        if let Some(mark) = self.marks.pop() {
+            self.rendered.truncate(mark);
+        }
+        Ok(())
+    }
+
+    fn rendered_uri(&self, prefix: &str) -> Option<&'d str> {
+        self.rendered
+            .iter()
+            .rev()
+            .find(|(p, _)| *p == prefix)
+            .map(|(_, u)| *u)
+    }
+
+    /// Adds `(prefix, uri)` to `decls` when the output context does not
+    /// already bind it so.
+    fn consider(&self, decls: &mut Vec<(&'d str, &'d str)>, prefix: &'d str, uri: &'d str) {
+        if prefix == "xml" || decls.iter().any(|(p, _)| *p == prefix) {
+            return;
+        }
+        let current = self.rendered_uri(prefix);
+        let needed = if prefix.is_empty() && uri.is_empty() {
+            current.is_some_and(|u| !u.is_empty())
+        } else {
+            current != Some(uri)
+        };
+        if needed {
+            decls.push((prefix, uri));
+        }
+    }
+
+    fn start_tag(&mut self, id: NodeId, is_apex: bool) -> io::Result<()> {
+        let doc: &'d Document<'a> = self.doc;
+        let Some(n) = doc.nodes.get(id.index()) else {
+            return Ok(());
+        };
+        let mut decls: Vec<(&'d str, &'d str)> = Vec::new();
+        match self.options.method {
+            C14nMethod::Exclusive => {
+                self.consider(&mut decls, n.prefix, doc.ns_uri(n.ns).unwrap_or(""));
+                for a in doc
+                    .attrs
+                    .get(n.attrs_start as usize..n.attrs_end as usize)
+                    .unwrap_or(&[])
+                {
+                    if !a.prefix.is_empty() {
+                        self.consider(&mut decls, a.prefix, doc.ns_uri(a.ns).unwrap_or(""));
+                    }
+                }
+                for p in self.options.inclusive_prefixes {
+                    let prefix = if *p == "#default" { "" } else { p };
+                    if let Some((bound, uri)) = in_scope(doc, id, prefix) {
+                        self.consider(&mut decls, bound, uri);
+                    }
+                }
+            }
+            C14nMethod::Inclusive10 | C14nMethod::Inclusive11 => {
+                if is_apex {
+                    let mut cur = Some(id);
+                    let mut seen: Vec<&'d str> = Vec::new();
+                    while let Some(c) = cur {
+                        for d in doc.namespace_decls(c) {
+                            if !seen.contains(&d.prefix) {
+                                seen.push(d.prefix);
+                                self.consider(&mut decls, d.prefix, d.uri.as_ref());
+                            }
+                        }
+                        cur = doc.parent(c);
+                    }
+                } else {
+                    for d in doc.namespace_decls(id) {
+                        self.consider(&mut decls, d.prefix, d.uri.as_ref());
+                    }
+                }
+            }
+        }
+        decls.sort_unstable_by(|a, b| a.0.cmp(b.0));
+
+        let mut attrs: Vec<OutAttr<'d>> = doc
+            .attrs
+            .get(n.attrs_start as usize..n.attrs_end as usize)
+            .unwrap_or(&[])
+            .iter()
+            .map(|a| OutAttr {
+                ns: doc.ns_uri(a.ns).unwrap_or(""),
+                local: a.local,
+                prefix: a.prefix,
+                value: a.value.as_ref(),
+            })
+            .collect();
+        if is_apex && self.options.method != C14nMethod::Exclusive {
+            self.inherit_xml_attributes(id, &mut attrs);
+        }
+        attrs.sort_unstable_by(|a, b| (a.ns, a.local).cmp(&(b.ns, b.local)));
+
+        self.marks.push(self.rendered.len());
+        self.out.put(b"<")?;
+        self.write_qname(n.prefix, n.local)?;
+        for (prefix, uri) in decls {
+            if prefix.is_empty() {
+                self.out.put(b" xmlns=\"")?;
+            } else {
+                self.out.put(b" xmlns:")?;
+                self.out.put(prefix.as_bytes())?;
+                self.out.put(b"=\"")?;
+            }
+            escape_attr(&mut self.out, uri)?;
+            self.out.put(b"\"")?;
+            self.rendered.push((prefix, uri));
+        }
+        for a in attrs {
+            self.out.put(b" ")?;
+            self.write_qname(a.prefix, a.local)?;
+            self.out.put(b"=\"")?;
+            escape_attr(&mut self.out, a.value)?;
+            self.out.put(b"\"")?;
+        }
+        self.out.put(b">")
+    }
+
+    /// Canonical XML applied to a document subset copies the `xml:*`
+    /// attributes of omitted ancestors onto the apex (1.1 only `xml:lang`
+    /// and `xml:space`; its `xml:base` fix-up is not implemented, so
+    /// `xml:base` is not inherited there).
+    fn inherit_xml_attributes(&self, id: NodeId, attrs: &mut Vec<OutAttr<'d>>) {
+        let doc: &'d Document<'a> = self.doc;
+        let mut cur = doc.parent(id);
+        while let Some(c) = cur {
+            for a in doc.attributes(c) {
+                if a.namespace() != Some(XML_NAMESPACE) {
+                    continue;
+                }
+                let local = a.local_name();
+                if self.options.method == C14nMethod::Inclusive11
+                    && !matches!(local, "lang" | "space")
+                {
+                    continue;
+                }
+                if attrs
+                    .iter()
+                    .any(|x| x.ns == XML_NAMESPACE && x.local == local)
+                {
+                    continue;
+                }
+                attrs.push(OutAttr {
+                    ns: XML_NAMESPACE,
+                    local,
+                    prefix: "xml",
+                    value: a.value(),
+                });
+            }
+            cur = doc.parent(c);
+        }
+    }
+}
+
+/// The in-scope binding of `prefix` at `id`, if any; for the default
+/// namespace an empty URI is reported as bound to "".
+fn in_scope<'d>(doc: &'d Document<'_>, id: NodeId, prefix: &str) -> Option<(&'d str, &'d str)> {
+    let mut cur = Some(id);
+    while let Some(c) = cur {
+        if let Some(d) = doc.namespace_decls(c).iter().find(|d| d.prefix == prefix) {
+            return Some((d.prefix, d.uri.as_ref()));
+        }
+        cur = doc.parent(c);
+    }
+    if prefix.is_empty() {
+        Some(("", ""))
+    } else {
+        None
+    }
+}
+
+fn escape_text<W: Write>(out: &mut Buffered<W>, s: &str) -> io::Result<()> {
+    escape(out, s, |b| match b {
+        b'&' => Some(b"&amp;"),
+        b'<' => Some(b"&lt;"),
+        b'>' => Some(b"&gt;"),
+        b'\r' => Some(b"&#xD;"),
+        _ => None,
+    })
+}
+
+fn escape_attr<W: Write>(out: &mut Buffered<W>, s: &str) -> io::Result<()> {
+    escape(out, s, |b| match b {
+        b'&' => Some(b"&amp;"),
+        b'<' => Some(b"&lt;"),
+        b'"' => Some(b"&quot;"),
+        b'\t' => Some(b"&#x9;"),
+        b'\n' => Some(b"&#xA;"),
+        b'\r' => Some(b"&#xD;"),
+        _ => None,
+    })
+}
+
+#[inline]
+fn escape<W: Write>(
+    out: &mut Buffered<W>,
+    s: &str,
+    replacement: impl Fn(u8) -> Option<&'static [u8]>,
+) -> io::Result<()> {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        if let Some(rep) = replacement(*b) {
+            out.put(bytes.get(start..i).unwrap_or(&[]))?;
+            out.put(rep)?;
+            start = i + 1;
+        }
+    }
+    out.put(bytes.get(start..).unwrap_or(&[]))
+}
