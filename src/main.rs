@@ -1,1 +1,33 @@
-fn main() {}
+//! samlgate: a SAML 2.0 validation gateway. This file is the thin clap
+//! front end; the work happens in the library crates.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod verify;
+
+#[derive(Parser)]
+#[command(
+    name = "samlgate",
+    version,
+    about = "SAML 2.0 validation gateway",
+    args_override_self = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Verify a SAML Response (XML or the base64 SAMLResponse form value).
+    Verify(verify::VerifyArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Verify(args) => verify::run(args),
+    }
+}

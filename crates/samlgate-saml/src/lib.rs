@@ -1,1 +1,40 @@
-//! placeholder
+//! SAML 2.0 Web Browser SSO for samlgate: the Response and Assertion model,
+//! the validation policy (verify, then use only what was verified), IdP
+//! metadata in, input decoding, and the replay-check trait. No HTTP server
+//! and no async runtime: usable as a library on its own.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+#![warn(missing_docs)]
+
+mod assertion;
+mod conditions;
+mod error;
+#[doc(hidden)]
+pub mod fuzzing;
+mod input;
+mod metadata;
+pub mod ns;
+mod replay;
+mod time;
+mod trust;
+mod validate;
+
+pub use assertion::VerifiedAssertion;
+pub use error::SamlError;
+pub use input::decode_input;
+pub use metadata::{metadata_limits, parse_idp_metadata, MetadataError};
+pub use replay::ReplayCache;
+pub use samlgate_xml::Reason;
+pub use time::{Clock, FixedClock, Instant, SystemClock};
+pub use trust::{IdpEntity, Trust};
+pub use validate::Validator;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,149 @@
+//! The trusted signing keys: the only keys a signature may verify with.
+
+use openssl::hash::{hash, MessageDigest};
+use openssl::pkey::{Id, PKey, Public};
+use openssl::x509::X509;
+
+/// One trusted signing key, usually from a certificate in metadata or
+/// configuration. The certificate is only a key container: its validity
+/// dates and issuer are not checked (explicit-key trust).
+#[derive(Clone)]
+pub struct TrustedKey {
+    cert_der: Option<Vec<u8>>,
+    public_key: PKey<Public>,
+    spki_sha256: [u8; 32],
+}
+
+impl std::fmt::Debug for TrustedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TrustedKey(sha256:{})", self.fingerprint())
+    }
+}
+
+impl TrustedKey {
+    /// A key from a DER X.509 certificate.
+    pub fn from_cert_der(der: &[u8]) -> Result<Self, String> {
+        let cert = X509::from_der(der).map_err(|e| format!("cannot read certificate: {e}"))?;
+        let public_key = cert
+            .public_key()
+            .map_err(|e| format!("cannot read certificate public key: {e}"))?;
+        Self::new(Some(der.to_vec()), public_key)
+    }
+
+    /// A bare public key.
+    pub fn from_public_key(public_key: PKey<Public>) -> Result<Self, String> {
+        Self::new(None, public_key)
+    }
+
+    fn new(cert_der: Option<Vec<u8>>, public_key: PKey<Public>) -> Result<Self, String> {
+        match public_key.id() {
+            Id::RSA | Id::EC => {}
+            _ => return Err("only RSA and EC keys are supported".into()),
+        }
+        let spki = public_key
+            .public_key_to_der()
+            .map_err(|e| format!("cannot encode public key: {e}"))?;
+        let digest = hash(MessageDigest::sha256(), &spki).map_err(|e| e.to_string())?;
+        let mut spki_sha256 = [0u8; 32];
+        spki_sha256.copy_from_slice(&digest);
+        Ok(TrustedKey {
+            cert_der,
+            public_key,
+            spki_sha256,
+        })
+    }
+
+    /// The public key.
+    pub fn public_key(&self) -> &PKey<Public> {
+        &self.public_key
+    }
+
+    /// The certificate, when the key came from one.
+    pub fn cert_der(&self) -> Option<&[u8]> {
+        self.cert_der.as_deref()
+    }
+
+    /// Hex SHA-256 of the SubjectPublicKeyInfo: a stable key identifier.
+    pub fn fingerprint(&self) -> String {
+        self.spki_sha256
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// The set of keys trusted for one verification.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedKeys {
+    keys: Vec<TrustedKey>,
+}
+
+impl TrustedKeys {
+    /// An empty set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a key unless an identical public key is already present.
+    pub fn add(&mut self, key: TrustedKey) {
+        if !self.keys.iter().any(|k| k.spki_sha256 == key.spki_sha256) {
+            self.keys.push(key);
+        }
+    }
+
+    /// Adds every certificate in PEM text; returns how many were added.
+    pub fn add_pem_certificates(&mut self, pem: &[u8]) -> Result<usize, String> {
+        let certs =
+            X509::stack_from_pem(pem).map_err(|e| format!("cannot read PEM certificates: {e}"))?;
+        if certs.is_empty() {
+            return Err("no certificate found in PEM input".into());
+        }
+        let n = certs.len();
+        for cert in certs {
+            let der = cert.to_der().map_err(|e| e.to_string())?;
+            self.add(TrustedKey::from_cert_der(&der)?);
+        }
+        Ok(n)
+    }
+
+    /// The keys.
+    pub fn iter(&self) -> impl Iterator<Item = &TrustedKey> {
+        self.keys.iter()
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True when no key is trusted.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Finds the trusted key of a certificate taken from KeyInfo: the same
+    /// certificate bytes, or a certificate for the same public key.
+    pub(crate) fn find_by_cert(&self, der: &[u8]) -> Option<usize> {
+        if let Some(i) = self
+            .keys
+            .iter()
+            .position(|k| k.cert_der.as_deref() == Some(der))
+        {
+            return Some(i);
+        }
+        let spki = X509::from_der(der)
+            .ok()?
+            .public_key()
+            .ok()?
+            .public_key_to_der()
+            .ok()?;
+        let digest = hash(MessageDigest::sha256(), &spki).ok()?;
+        self.keys
+            .iter()
+            .position(|k| k.spki_sha256[..] == digest[..])
+    }
+
+    pub(crate) fn get(&self, i: usize) -> Option<&TrustedKey> {
+        self.keys.get(i)
+    }
+}
