@@ -8,7 +8,9 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 fn case_dirs(corpus: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(corpus);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(corpus);
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
         .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -32,7 +34,11 @@ fn run_case(dir: &Path) -> Option<String> {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_samlgate"));
     cmd.current_dir(dir).arg("verify").args(&args);
     cmd.arg(if use_stdin { "-" } else { input });
-    cmd.stdin(if use_stdin { Stdio::piped() } else { Stdio::null() });
+    cmd.stdin(if use_stdin {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn samlgate");
     if use_stdin {
@@ -55,7 +61,10 @@ fn run_case(dir: &Path) -> Option<String> {
     let valid = got["valid"].as_bool() == Some(true);
     let want_code = if valid { 0 } else { 1 };
     if out.status.code() != Some(want_code) {
-        return Some(format!("{name}: exit code {:?} for valid={valid}", out.status.code()));
+        return Some(format!(
+            "{name}: exit code {:?} for valid={valid}",
+            out.status.code()
+        ));
     }
     let expect = &case["expect"];
     let want_valid = expect["valid"].as_bool() == Some(true);
@@ -63,7 +72,13 @@ fn run_case(dir: &Path) -> Option<String> {
         return Some(format!("{name}: expected valid={want_valid}, got {got}"));
     }
     if want_valid {
-        for key in ["name_id", "issuer", "name_id_format", "session_index", "assertion_id"] {
+        for key in [
+            "name_id",
+            "issuer",
+            "name_id_format",
+            "session_index",
+            "assertion_id",
+        ] {
             if let Some(want) = expect.get(key) {
                 if &got[key] != want {
                     return Some(format!("{name}: {key}: expected {want}, got {}", got[key]));
@@ -73,13 +88,19 @@ fn run_case(dir: &Path) -> Option<String> {
         if let Some(attrs) = expect["attributes"].as_object() {
             for (k, want) in attrs {
                 if &got["attributes"][k] != want {
-                    return Some(format!("{name}: attribute {k}: expected {want}, got {}", got["attributes"][k]));
+                    return Some(format!(
+                        "{name}: attribute {k}: expected {want}, got {}",
+                        got["attributes"][k]
+                    ));
                 }
             }
         }
     } else if let Some(reasons) = expect["reasons"].as_array() {
         if !reasons.is_empty() && !reasons.contains(&got["reason"]) {
-            return Some(format!("{name}: reason {} not in {reasons:?}", got["reason"]));
+            return Some(format!(
+                "{name}: reason {} not in {reasons:?}",
+                got["reason"]
+            ));
         }
     }
     None
@@ -87,7 +108,11 @@ fn run_case(dir: &Path) -> Option<String> {
 
 fn run_corpus(corpus: &str, minimum: usize) {
     let dirs = case_dirs(corpus);
-    assert!(dirs.len() >= minimum, "{corpus}: only {} cases found", dirs.len());
+    assert!(
+        dirs.len() >= minimum,
+        "{corpus}: only {} cases found",
+        dirs.len()
+    );
     let failures: Vec<String> = dirs.iter().filter_map(|d| run_case(d)).collect();
     assert!(
         failures.is_empty(),

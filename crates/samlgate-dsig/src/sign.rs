@@ -78,7 +78,7 @@ pub fn sign_enveloped(xml: &[u8], id: &str, key: &SigningKey) -> Result<Vec<u8>,
 <ds:DigestMethod Algorithm=\"{}\"/><ds:DigestValue>{}</ds:DigestValue></ds:Reference></ds:SignedInfo>",
         SignatureAlgorithm::RSA_SHA256.uri(),
         DigestAlgorithm::Sha256.uri(),
-        b64.encode(&digest),
+        b64.encode(digest),
     );
     // SignedInfo declares its only prefix itself, so its exclusive
     // canonical form is the same standalone as inside the document.

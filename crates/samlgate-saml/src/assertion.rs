@@ -89,10 +89,8 @@ pub(crate) fn extract(
     let mut name_id = None;
     for child in doc.child_elements(subject) {
         match (doc.namespace(child), doc.local_name(child)) {
-            (Some(ASSERTION), "NameID") => {
-                if name_id.replace(child).is_some() {
-                    return fail(Reason::SchemaViolation, "Subject has more than one NameID");
-                }
+            (Some(ASSERTION), "NameID") if name_id.replace(child).is_some() => {
+                return fail(Reason::SchemaViolation, "Subject has more than one NameID");
             }
             (Some(ASSERTION), "BaseID" | "EncryptedID") => {
                 return fail(

@@ -148,9 +148,7 @@ impl<'a, 'l> Parser<'a, 'l> {
                 }
                 Event::PI(pi) => {
                     let raw = self.sub(&pi, at)?;
-                    let split = raw
-                        .find(|c: char| matches!(c, ' ' | '\t' | '\n' | '\r'))
-                        .unwrap_or(raw.len());
+                    let split = raw.find([' ', '\t', '\n', '\r']).unwrap_or(raw.len());
                     let (target, data) = raw.split_at(split);
                     if !text::is_ncname(target) || target.eq_ignore_ascii_case("xml") {
                         return Err(XmlError::malformed(
