@@ -111,6 +111,28 @@ fn benches(c: &mut Criterion) {
                 .node_count()
         })
     });
+    // References for the two byte-proportional costs: quick-xml's tokenizer
+    // alone (what our parse builds on) and SHA-256 over the raw input.
+    g.bench_function("quick_xml_events_typical", |b| {
+        b.iter(|| {
+            let mut reader = quick_xml::Reader::from_reader(black_box(&f.typical[..]));
+            let mut events = 0usize;
+            loop {
+                match reader.read_event() {
+                    Ok(quick_xml::events::Event::Eof) => break,
+                    Ok(quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e)) => {
+                        events += e.attributes().count();
+                    }
+                    Ok(_) => events += 1,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            events
+        })
+    });
+    g.bench_function("sha256_typical", |b| {
+        b.iter(|| openssl::hash::hash(MessageDigest::sha256(), black_box(&f.typical)).unwrap())
+    });
     let doc = Document::parse(&f.typical, &Limits::default()).unwrap();
     let assertion = doc
         .elements()

@@ -3,12 +3,17 @@
 use openssl::hash::{hash, MessageDigest};
 use openssl::pkey::{Id, PKey, Public};
 use openssl::x509::X509;
+use std::sync::Arc;
 
 /// One trusted signing key, usually from a certificate in metadata or
 /// configuration. The certificate is only a key container: its validity
 /// dates and issuer are not checked (explicit-key trust).
+///
+/// Cloning is cheap (shared): key sets are assembled per verification.
 #[derive(Clone)]
-pub struct TrustedKey {
+pub struct TrustedKey(Arc<KeyMaterial>);
+
+struct KeyMaterial {
     cert_der: Option<Vec<u8>>,
     public_key: PKey<Public>,
     spki_sha256: [u8; 32],
@@ -46,29 +51,32 @@ impl TrustedKey {
         let digest = hash(MessageDigest::sha256(), &spki).map_err(|e| e.to_string())?;
         let mut spki_sha256 = [0u8; 32];
         spki_sha256.copy_from_slice(&digest);
-        Ok(TrustedKey {
+        Ok(TrustedKey(Arc::new(KeyMaterial {
             cert_der,
             public_key,
             spki_sha256,
-        })
+        })))
     }
 
     /// The public key.
     pub fn public_key(&self) -> &PKey<Public> {
-        &self.public_key
+        &self.0.public_key
     }
 
     /// The certificate, when the key came from one.
     pub fn cert_der(&self) -> Option<&[u8]> {
-        self.cert_der.as_deref()
+        self.0.cert_der.as_deref()
     }
 
     /// Hex SHA-256 of the SubjectPublicKeyInfo: a stable key identifier.
     pub fn fingerprint(&self) -> String {
-        self.spki_sha256
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        let mut out = String::with_capacity(64);
+        for &b in &self.0.spki_sha256 {
+            for nibble in [b >> 4, b & 0x0f] {
+                out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+            }
+        }
+        out
     }
 }
 
@@ -86,7 +94,11 @@ impl TrustedKeys {
 
     /// Adds a key unless an identical public key is already present.
     pub fn add(&mut self, key: TrustedKey) {
-        if !self.keys.iter().any(|k| k.spki_sha256 == key.spki_sha256) {
+        if !self
+            .keys
+            .iter()
+            .any(|k| k.0.spki_sha256 == key.0.spki_sha256)
+        {
             self.keys.push(key);
         }
     }
@@ -127,7 +139,7 @@ impl TrustedKeys {
         if let Some(i) = self
             .keys
             .iter()
-            .position(|k| k.cert_der.as_deref() == Some(der))
+            .position(|k| k.0.cert_der.as_deref() == Some(der))
         {
             return Some(i);
         }
@@ -140,7 +152,7 @@ impl TrustedKeys {
         let digest = hash(MessageDigest::sha256(), &spki).ok()?;
         self.keys
             .iter()
-            .position(|k| k.spki_sha256[..] == digest[..])
+            .position(|k| k.0.spki_sha256[..] == digest[..])
     }
 
     pub(crate) fn get(&self, i: usize) -> Option<&TrustedKey> {

@@ -42,10 +42,12 @@ pub const XENC11_NS: &str = "http://www.w3.org/2009/xmlenc11#";
 /// whitespace anywhere is ignored.
 pub fn decode_base64_text(text: &str) -> Option<Vec<u8>> {
     use base64::Engine;
+    let engine = &base64::engine::general_purpose::STANDARD;
+    if !text.bytes().any(|b| b.is_ascii_whitespace()) {
+        return engine.decode(text).ok();
+    }
     let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .ok()
+    engine.decode(compact).ok()
 }
 
 #[cfg(test)]

@@ -379,11 +379,13 @@ pub fn verify_enveloped(
         .filter(|v| !v.is_empty())
         .ok_or(DsigError::SignatureInvalid)?;
 
-    let hint = key_hint(doc, parts.key_info, keys);
-    let order = hint
-        .preferred
+    // KeyInfo only orders the trusted keys, so with one key it is read only
+    // to explain a failure.
+    let hint = (keys.len() > 1).then(|| key_hint(doc, parts.key_info, keys));
+    let preferred = hint.as_ref().and_then(|h| h.preferred);
+    let order = preferred
         .into_iter()
-        .chain((0..keys.len()).filter(|i| Some(*i) != hint.preferred));
+        .chain((0..keys.len()).filter(|i| Some(*i) != preferred));
     for i in order {
         let Some(key) = keys.get(i) else { continue };
         if verify_value(key, info.algorithm, &signed_info, &signature_value) {
@@ -401,6 +403,7 @@ pub fn verify_enveloped(
             "no trusted keys are configured".into(),
         ));
     }
+    let hint = hint.unwrap_or_else(|| key_hint(doc, parts.key_info, keys));
     if hint.untrusted {
         return Err(DsigError::UntrustedKey(
             "KeyInfo names a key that is not trusted, and no trusted key verifies".into(),

@@ -63,6 +63,8 @@ pub fn canonicalize<W: Write>(
         },
         rendered: Vec::with_capacity(16),
         marks: Vec::with_capacity(16),
+        decl_scratch: Vec::with_capacity(8),
+        attr_scratch: Vec::with_capacity(16),
     };
     match apex {
         Some(apex) => c.subtree(apex)?,
@@ -118,6 +120,9 @@ struct Canonicalizer<'d, 'a, 'o, 'p, W: Write> {
     rendered: Vec<(&'d str, &'d str)>,
     /// Length of `rendered` before each open element.
     marks: Vec<usize>,
+    /// Reused per start tag, so that canonicalizing allocates only once.
+    decl_scratch: Vec<(&'d str, &'d str)>,
+    attr_scratch: Vec<OutAttr<'d>>,
 }
 
 struct OutAttr<'d> {
@@ -251,21 +256,21 @@ impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
         self.rendered
             .iter()
             .rev()
-            .find(|(p, _)| *p == prefix)
+            .find(|(p, _)| same_str(p, prefix))
             .map(|(_, u)| *u)
     }
 
     /// Adds `(prefix, uri)` to `decls` when the output context does not
     /// already bind it so.
     fn consider(&self, decls: &mut Vec<(&'d str, &'d str)>, prefix: &'d str, uri: &'d str) {
-        if prefix == "xml" || decls.iter().any(|(p, _)| *p == prefix) {
+        if prefix == "xml" || decls.iter().any(|(p, _)| same_str(p, prefix)) {
             return;
         }
         let current = self.rendered_uri(prefix);
         let needed = if prefix.is_empty() && uri.is_empty() {
             current.is_some_and(|u| !u.is_empty())
         } else {
-            current != Some(uri)
+            !current.is_some_and(|c| same_str(c, uri))
         };
         if needed {
             decls.push((prefix, uri));
@@ -277,7 +282,8 @@ impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
         let Some(n) = doc.nodes.get(id.index()) else {
             return Ok(());
         };
-        let mut decls: Vec<(&'d str, &'d str)> = Vec::new();
+        let mut decls = std::mem::take(&mut self.decl_scratch);
+        decls.clear();
         match self.options.method {
             C14nMethod::Exclusive => {
                 self.consider(&mut decls, n.prefix, doc.ns_uri(n.ns).unwrap_or(""));
@@ -317,29 +323,37 @@ impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
                 }
             }
         }
-        decls.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        if !decls.is_sorted_by(|a, b| a.0 <= b.0) {
+            decls.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        }
 
-        let mut attrs: Vec<OutAttr<'d>> = doc
-            .attrs
-            .get(n.attrs_start as usize..n.attrs_end as usize)
-            .unwrap_or(&[])
-            .iter()
-            .map(|a| OutAttr {
-                ns: doc.ns_uri(a.ns).unwrap_or(""),
-                local: a.local,
-                prefix: a.prefix,
-                value: a.value.as_ref(),
-            })
-            .collect();
+        let mut attrs = std::mem::take(&mut self.attr_scratch);
+        attrs.clear();
+        attrs.extend(
+            doc.attrs
+                .get(n.attrs_start as usize..n.attrs_end as usize)
+                .unwrap_or(&[])
+                .iter()
+                .map(|a| OutAttr {
+                    ns: doc.ns_uri(a.ns).unwrap_or(""),
+                    local: a.local,
+                    prefix: a.prefix,
+                    value: a.value.as_ref(),
+                }),
+        );
         if is_apex && self.options.method != C14nMethod::Exclusive {
             self.inherit_xml_attributes(id, &mut attrs);
         }
-        attrs.sort_unstable_by(|a, b| (a.ns, a.local).cmp(&(b.ns, b.local)));
+        // Most elements arrive with their attributes already in canonical
+        // order; checking is cheaper than sorting.
+        if !attrs.is_sorted_by(|a, b| attribute_order(a, b).is_le()) {
+            attrs.sort_unstable_by(attribute_order);
+        }
 
         self.marks.push(self.rendered.len());
         self.out.put(b"<")?;
         self.write_qname(n.prefix, n.local)?;
-        for (prefix, uri) in decls {
+        for &(prefix, uri) in &decls {
             if prefix.is_empty() {
                 self.out.put(b" xmlns=\"")?;
             } else {
@@ -351,13 +365,15 @@ impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
             self.out.put(b"\"")?;
             self.rendered.push((prefix, uri));
         }
-        for a in attrs {
+        for a in &attrs {
             self.out.put(b" ")?;
             self.write_qname(a.prefix, a.local)?;
             self.out.put(b"=\"")?;
             escape_attr(&mut self.out, a.value)?;
             self.out.put(b"\"")?;
         }
+        self.decl_scratch = decls;
+        self.attr_scratch = attrs;
         self.out.put(b">")
     }
 
@@ -397,6 +413,24 @@ impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
     }
 }
 
+/// String equality that first tries identity: namespace URIs mostly come
+/// from the same declaration, so the byte comparison is usually skipped.
+#[inline]
+fn same_str(a: &str, b: &str) -> bool {
+    (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
+}
+
+/// Canonical attribute order: namespace URI, then local name.
+#[inline]
+fn attribute_order(a: &OutAttr<'_>, b: &OutAttr<'_>) -> std::cmp::Ordering {
+    let by_ns = if same_str(a.ns, b.ns) {
+        std::cmp::Ordering::Equal
+    } else {
+        a.ns.cmp(b.ns)
+    };
+    by_ns.then_with(|| a.local.cmp(b.local))
+}
+
 /// The in-scope binding of `prefix` at `id`, if any; for the default
 /// namespace an empty URI is reported as bound to "".
 fn in_scope<'d>(doc: &'d Document<'_>, id: NodeId, prefix: &str) -> Option<(&'d str, &'d str)> {
@@ -415,6 +449,13 @@ fn in_scope<'d>(doc: &'d Document<'_>, id: NodeId, prefix: &str) -> Option<(&'d 
 }
 
 fn escape_text<W: Write>(out: &mut Buffered<W>, s: &str) -> io::Result<()> {
+    // Branch-free scan first (vectorized): most text needs no escaping.
+    let plain = !s.bytes().fold(false, |acc, b| {
+        acc | (b == b'&') | (b == b'<') | (b == b'>') | (b == b'\r')
+    });
+    if plain {
+        return out.put(s.as_bytes());
+    }
     escape(out, s, |b| match b {
         b'&' => Some(b"&amp;"),
         b'<' => Some(b"&lt;"),
@@ -425,6 +466,12 @@ fn escape_text<W: Write>(out: &mut Buffered<W>, s: &str) -> io::Result<()> {
 }
 
 fn escape_attr<W: Write>(out: &mut Buffered<W>, s: &str) -> io::Result<()> {
+    let plain = !s.bytes().fold(false, |acc, b| {
+        acc | (b == b'&') | (b == b'<') | (b == b'"') | (b < 0x20)
+    });
+    if plain {
+        return out.put(s.as_bytes());
+    }
     escape(out, s, |b| match b {
         b'&' => Some(b"&amp;"),
         b'<' => Some(b"&lt;"),

@@ -27,17 +27,11 @@ impl<'a> Document<'a> {
         let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
         let text = std::str::from_utf8(input)
             .map_err(|e| XmlError::malformed("input is not valid utf-8", e.valid_up_to()))?;
-        if let Some(pos) = text
-            .bytes()
-            .position(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
-        {
+        if let Some(pos) = find_forbidden_character(input) {
             return Err(XmlError::malformed(
-                "control character not allowed in xml",
+                "control character or non-character not allowed in xml",
                 pos,
             ));
-        }
-        if text.chars().any(|c| matches!(c, '\u{FFFE}' | '\u{FFFF}')) {
-            return Err(XmlError::malformed("non-character not allowed in xml", 0));
         }
         Parser::new(text, limits).run()
     }
@@ -264,7 +258,9 @@ impl<'a, 'l> Parser<'a, 'l> {
         let attrs_start = self.doc.attrs.len() as u32;
         let mut count = 0usize;
         let mut attributes = start.attributes();
-        attributes.with_checks(true);
+        // Duplicates are checked below on expanded names (which also covers
+        // lexical duplicates); quick-xml's own check allocates per element.
+        attributes.with_checks(false);
         for attr in attributes {
             let attr = attr.map_err(|e| XmlError::malformed(e.to_string(), at))?;
             count += 1;
@@ -429,6 +425,35 @@ impl<'a, 'l> Parser<'a, 'l> {
         }
         Ok(())
     }
+}
+
+/// Finds a byte that makes the document ill-formed whatever its structure:
+/// a C0 control other than tab, LF and CR, or the UTF-8 encoding of the
+/// non-characters U+FFFE and U+FFFF (EF BF BE, EF BF BF). `input` is valid
+/// UTF-8.
+///
+/// This runs over every byte of every Response, so the common case is a
+/// branch-free fold over fixed-size chunks that the compiler vectorizes;
+/// only a chunk that holds a suspect byte is looked at byte by byte.
+fn find_forbidden_character(input: &[u8]) -> Option<usize> {
+    const CHUNK: usize = 64;
+    let suspect = |b: u8| (b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r') | (b == 0xEF);
+    for (index, chunk) in input.chunks(CHUNK).enumerate() {
+        if !chunk.iter().fold(false, |acc, &b| acc | suspect(b)) {
+            continue;
+        }
+        let base = index * CHUNK;
+        for (offset, &b) in chunk.iter().enumerate() {
+            let pos = base + offset;
+            if b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') {
+                return Some(pos);
+            }
+            if b == 0xEF && matches!(input.get(pos + 1..pos + 3), Some([0xBF, 0xBE | 0xBF])) {
+                return Some(pos);
+            }
+        }
+    }
+    None
 }
 
 fn split_qname(name: &str) -> Option<(&str, &str)> {

@@ -49,10 +49,10 @@ pub(crate) fn normalize_line_ends(raw: &str) -> Cow<'_, str> {
 }
 
 fn decode(raw: &str, attribute: bool) -> Result<Cow<'_, str>, DecodeError> {
-    let needs_work = raw.bytes().any(|b| match b {
-        b'&' | b'\r' => true,
-        b'\t' | b'\n' | b'<' => attribute,
-        _ => false,
+    // A branch-free fold (no early exit) so that the compiler vectorizes it:
+    // nearly every value needs no work and is returned borrowed.
+    let needs_work = raw.bytes().fold(false, |acc, b| {
+        acc | (b == b'&') | (b == b'\r') | (attribute & ((b == b'\t') | (b == b'\n') | (b == b'<')))
     });
     if !needs_work {
         return Ok(Cow::Borrowed(raw));
@@ -126,11 +126,41 @@ pub(crate) fn is_xml_char(c: char) -> bool {
 /// A conservative check of the XML `Name` production without colons
 /// (an NCName), as namespaces require for prefixes and local names.
 pub(crate) fn is_ncname(s: &str) -> bool {
+    // ASCII names (all of SAML's) are checked with one class check per
+    // byte; anything else takes the full Unicode path below.
+    let bytes = s.as_bytes();
+    if let Some((&first, rest)) = bytes.split_first() {
+        let start = ascii_name_class(first);
+        let ascii_name_char = |b: &u8| matches!(ascii_name_class(*b), NAME_START | NAME_CHAR);
+        if start == NAME_START && rest.iter().all(ascii_name_char) {
+            return true;
+        }
+        if start != NON_ASCII && rest.is_ascii() {
+            return false;
+        }
+    }
     let mut chars = s.chars();
     let Some(first) = chars.next() else {
         return false;
     };
     is_name_start(first) && chars.all(|c| is_name_start(c) || is_name_char_extra(c))
+}
+
+const NAME_START: u8 = 1;
+const NAME_CHAR: u8 = 2;
+const NON_ASCII: u8 = 3;
+
+/// The NCName class of one byte: 0 invalid, [`NAME_START`], [`NAME_CHAR`]
+/// (digits, `-`, `.`), [`NON_ASCII`] (a UTF-8 lead or continuation byte,
+/// which sends the check to the Unicode path).
+#[inline]
+fn ascii_name_class(b: u8) -> u8 {
+    match b {
+        b'A'..=b'Z' | b'a'..=b'z' | b'_' => NAME_START,
+        b'0'..=b'9' | b'-' | b'.' => NAME_CHAR,
+        0x80.. => NON_ASCII,
+        _ => 0,
+    }
 }
 
 fn is_name_start(c: char) -> bool {
@@ -144,4 +174,52 @@ fn is_name_start(c: char) -> bool {
 
 fn is_name_char_extra(c: char) -> bool {
     matches!(c, '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Unicode path alone, as the reference for the ASCII fast path.
+    fn is_ncname_reference(s: &str) -> bool {
+        let mut chars = s.chars();
+        chars.next().is_some_and(is_name_start)
+            && chars.all(|c| is_name_start(c) || is_name_char_extra(c))
+    }
+
+    #[test]
+    fn ncname_fast_path_agrees_with_unicode_rules() {
+        for name in [
+            "",
+            "a",
+            "_",
+            "ab",
+            "a.b-c_9",
+            "1a",
+            "-a",
+            ".a",
+            "a:b",
+            "a b",
+            "a×",
+            "é",
+            "aé",
+            "Zoë",
+            "a\u{300}",
+            "\u{300}a",
+            "a\u{B7}",
+            "a/",
+            "a>",
+            "A1",
+            "\u{10000}x",
+            "a\u{FFFE}",
+        ] {
+            assert_eq!(is_ncname(name), is_ncname_reference(name), "{name:?}");
+        }
+        for b in 0u8..=0x7f {
+            let one = char::from(b).to_string();
+            assert_eq!(is_ncname(&one), is_ncname_reference(&one), "{b:#x}");
+            let two = format!("a{}", char::from(b));
+            assert_eq!(is_ncname(&two), is_ncname_reference(&two), "{b:#x}");
+        }
+    }
 }
