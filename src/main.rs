@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod metadata;
 mod verify;
 
 #[derive(Parser)]
@@ -23,11 +24,14 @@ struct Cli {
 enum Command {
     /// Verify a SAML Response (XML or the base64 SAMLResponse form value).
     Verify(verify::VerifyArgs),
+    /// Write this SP's metadata (EntityDescriptor) for the IdP.
+    Metadata(metadata::MetadataArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Verify(args) => verify::run(args),
+        Command::Metadata(args) => metadata::run(args),
     }
 }

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use clap::Args;
 use samlgate_dsig::{AlgorithmPolicy, DecryptionKeys, DecryptionPolicy, TrustedKeys};
 use samlgate_saml::{
-    decode_input, parse_idp_metadata, Clock, FixedClock, Instant, SamlError, SystemClock, Trust,
-    Validator, VerifiedAssertion,
+    decode_input, load_idp_metadata, Clock, FixedClock, Instant, MetadataPolicy, SamlError,
+    SystemClock, Trust, Validator, VerifiedAssertion,
 };
 use samlgate_xml::Limits;
 use serde_json::{json, Map, Value};
@@ -48,6 +48,13 @@ pub(crate) struct VerifyArgs {
     #[arg(long = "min-rsa-bits", value_name = "N", default_value_t = 2048)]
     min_rsa_bits: u32,
     /// SP private key (PEM) for EncryptedAssertion (repeatable for rollover).
+    /// PEM certificate that must have signed the IdP metadata (repeatable);
+    /// with it, unsigned metadata is refused.
+    #[arg(long = "metadata-signing-cert", value_name = "FILE")]
+    metadata_signing_cert: Vec<PathBuf>,
+    /// Refuse IdP metadata without validUntil (saml2int).
+    #[arg(long = "require-metadata-valid-until")]
+    require_metadata_valid_until: bool,
     #[arg(long = "decryption-key", value_name = "FILE")]
     decryption_key: Vec<PathBuf>,
     /// The Response file, or - for standard input.
@@ -83,12 +90,29 @@ struct Setup {
 }
 
 fn setup(args: &VerifyArgs) -> Result<Setup, UsageError> {
+    let clock: Box<dyn Clock> = match &args.now {
+        Some(s) => Box::new(FixedClock(Instant::parse(s).ok_or_else(|| {
+            UsageError(format!("--now {s:?} is not an RFC 3339 timestamp"))
+        })?)),
+        None => Box::new(SystemClock),
+    };
+    let mut metadata_policy = MetadataPolicy::at(clock.now());
+    metadata_policy.require_valid_until = args.require_metadata_valid_until;
+    if !args.metadata_signing_cert.is_empty() {
+        let mut keys = TrustedKeys::new();
+        for path in &args.metadata_signing_cert {
+            let pem = read_file(path, "metadata signing certificate")?;
+            keys.add_pem_certificates(&pem)
+                .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+        }
+        metadata_policy.signing_keys = Some(keys);
+    }
     let mut trust = Trust::new();
     for path in &args.idp_metadata {
         let xml = read_file(path, "IdP metadata")?;
-        let idps =
-            parse_idp_metadata(&xml).map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
-        for idp in idps {
+        let metadata = load_idp_metadata(&xml, &metadata_policy)
+            .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+        for idp in metadata.entities {
             trust.add_idp(idp);
         }
     }
@@ -112,12 +136,6 @@ fn setup(args: &VerifyArgs) -> Result<Setup, UsageError> {
             .add_pem(&pem)
             .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
     }
-    let clock: Box<dyn Clock> = match &args.now {
-        Some(s) => Box::new(FixedClock(Instant::parse(s).ok_or_else(|| {
-            UsageError(format!("--now {s:?} is not an RFC 3339 timestamp"))
-        })?)),
-        None => Box::new(SystemClock),
-    };
     Ok(Setup {
         trust,
         decryption_keys,

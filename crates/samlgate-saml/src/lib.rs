@@ -22,6 +22,7 @@ mod input;
 mod metadata;
 pub mod ns;
 mod replay;
+mod sp_metadata;
 mod time;
 mod trust;
 mod validate;
@@ -29,11 +30,17 @@ mod validate;
 pub use assertion::VerifiedAssertion;
 pub use error::SamlError;
 pub use input::decode_input;
-pub use metadata::{metadata_limits, parse_idp_metadata, MetadataError};
+pub use metadata::{
+    load_idp_metadata, metadata_limits, parse_idp_metadata, IdpMetadata, MetadataError,
+    MetadataPolicy,
+};
 pub use replay::ReplayCache;
 pub use samlgate_xml::Reason;
-pub use time::{Clock, FixedClock, Instant, SystemClock};
-pub use trust::{IdpEntity, Trust};
+pub use sp_metadata::{
+    AcsEndpoint, SpMetadata, SpMetadataError, BINDING_HTTP_POST, BINDING_HTTP_REDIRECT,
+};
+pub use time::{parse_duration_seconds, Clock, FixedClock, Instant, SystemClock};
+pub use trust::{Endpoint, IdpEntity, Trust};
 pub use validate::Validator;
 
 #[cfg(test)]

@@ -177,3 +177,59 @@ impl Clock for FixedClock {
         self.0
     }
 }
+
+/// Parses an xs:duration (`PnYnMnDTnHnMnS`, as metadata `cacheDuration`
+/// uses it) into whole seconds. Years count 365 days and months 30 days:
+/// a cache lifetime needs no calendar. Negative durations and fractions of
+/// units other than seconds are refused; the result saturates.
+pub fn parse_duration_seconds(s: &str) -> Option<u64> {
+    let rest = s.strip_prefix('P')?;
+    let (date, time) = match rest.split_once('T') {
+        Some((d, t)) if !t.is_empty() => (d, Some(t)),
+        Some(_) => return None,
+        None => (rest, None),
+    };
+    if date.is_empty() && time.is_none() {
+        return None;
+    }
+    let mut total: u64 = 0;
+    let mut add = |part: &str, units: &[(char, u64)]| -> Option<()> {
+        let mut rest = part;
+        let mut unit_index = 0;
+        while !rest.is_empty() {
+            let end = rest.find(|c: char| !c.is_ascii_digit() && c != '.')?;
+            let (number, tail) = rest.split_at(end);
+            let unit = tail.chars().next()?;
+            // Units must come in order, each at most once.
+            let position = units
+                .iter()
+                .skip(unit_index)
+                .position(|(u, _)| *u == unit)?;
+            unit_index += position + 1;
+            let seconds_per_unit = units.get(unit_index - 1)?.1;
+            let whole = if unit == 'S' {
+                let (int, frac) = number.split_once('.').unwrap_or((number, "0"));
+                if int.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                int.parse::<u64>().ok()?
+            } else {
+                if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                number.parse::<u64>().ok()?
+            };
+            total = total.saturating_add(whole.saturating_mul(seconds_per_unit));
+            rest = tail.get(1..)?;
+        }
+        Some(())
+    };
+    add(
+        date,
+        &[('Y', 365 * 86_400), ('M', 30 * 86_400), ('D', 86_400)],
+    )?;
+    if let Some(time) = time {
+        add(time, &[('H', 3_600), ('M', 60), ('S', 1)])?;
+    }
+    Some(total)
+}

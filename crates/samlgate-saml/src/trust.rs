@@ -5,13 +5,39 @@ use samlgate_xml::Reason;
 
 use crate::SamlError;
 
-/// One identity provider: its entity ID and signing keys.
-#[derive(Debug, Clone)]
+/// One identity provider as its metadata describes it.
+#[derive(Debug, Clone, Default)]
 pub struct IdpEntity {
     /// The IdP's entityID, compared exactly with the Issuer.
     pub entity_id: String,
-    /// Keys trusted for this IdP's signatures.
+    /// Keys trusted for this IdP's signatures (all of them: rollover).
     pub signing_keys: TrustedKeys,
+    /// SingleSignOnService endpoints, in document order.
+    pub sso: Vec<Endpoint>,
+    /// SingleLogoutService endpoints, in document order.
+    pub slo: Vec<Endpoint>,
+    /// NameIDFormat values the IdP supports.
+    pub name_id_formats: Vec<String>,
+    /// The IdP wants signed AuthnRequests.
+    pub want_authn_requests_signed: bool,
+}
+
+/// A protocol endpoint of metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The binding URI (HTTP-Redirect, HTTP-POST, ...).
+    pub binding: String,
+    /// Where requests go.
+    pub location: String,
+    /// Where responses go, when it differs.
+    pub response_location: Option<String>,
+}
+
+impl IdpEntity {
+    /// The first endpoint of `endpoints` with `binding`.
+    pub fn endpoint<'e>(endpoints: &'e [Endpoint], binding: &str) -> Option<&'e Endpoint> {
+        endpoints.iter().find(|e| e.binding == binding)
+    }
 }
 
 /// The trust configuration of one validation.
