@@ -80,9 +80,15 @@ enum Content {
 impl Content {
     fn from_uri(uri: &str) -> Option<Self> {
         Some(match uri {
-            "http://www.w3.org/2001/04/xmlenc#aes128-cbc" => Content::Cbc(Cipher::aes_128_cbc(), 16),
-            "http://www.w3.org/2001/04/xmlenc#aes192-cbc" => Content::Cbc(Cipher::aes_192_cbc(), 24),
-            "http://www.w3.org/2001/04/xmlenc#aes256-cbc" => Content::Cbc(Cipher::aes_256_cbc(), 32),
+            "http://www.w3.org/2001/04/xmlenc#aes128-cbc" => {
+                Content::Cbc(Cipher::aes_128_cbc(), 16)
+            }
+            "http://www.w3.org/2001/04/xmlenc#aes192-cbc" => {
+                Content::Cbc(Cipher::aes_192_cbc(), 24)
+            }
+            "http://www.w3.org/2001/04/xmlenc#aes256-cbc" => {
+                Content::Cbc(Cipher::aes_256_cbc(), 32)
+            }
             "http://www.w3.org/2009/xmlenc11#aes128-gcm" => Content::Gcm(Cipher::aes_128_gcm(), 16),
             "http://www.w3.org/2009/xmlenc11#aes256-gcm" => Content::Gcm(Cipher::aes_256_gcm(), 32),
             _ => return None,
@@ -247,13 +253,18 @@ fn encrypted_keys(doc: &Document<'_>, data: NodeId) -> Vec<NodeId> {
                 .collect()
         })
         .unwrap_or_default();
+    // When KeyInfo names its key (inline or by RetrievalMethod), only that
+    // key is used; loose siblings are considered only when it names none.
+    let mut named = false;
     if let Some(key_info) = doc.first_child_named(data, DSIG_NS, "KeyInfo") {
         for child in doc.child_elements(key_info) {
             if doc.is(child, XENC_NS, "EncryptedKey") {
+                named = true;
                 found.push(child);
             } else if doc.is(child, DSIG_NS, "RetrievalMethod")
                 && doc.attr(child, "Type") == Some(ENCRYPTED_KEY_TYPE)
             {
+                named = true;
                 // Only a same-document reference to a sibling; never fetched.
                 let target = doc.attr(child, "URI").and_then(|u| u.strip_prefix('#'));
                 if let Some(target) = target {
@@ -266,7 +277,7 @@ fn encrypted_keys(doc: &Document<'_>, data: NodeId) -> Vec<NodeId> {
             }
         }
     }
-    if found.is_empty() {
+    if !named {
         for &k in &siblings {
             let references: Vec<&str> = doc
                 .first_child_named(k, XENC_NS, "ReferenceList")
