@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-pub fn case_dirs(corpus: &str) -> Vec<PathBuf> {
+pub(crate) fn case_dirs(corpus: &str) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join(corpus);
@@ -23,7 +23,7 @@ pub fn case_dirs(corpus: &str) -> Vec<PathBuf> {
 }
 
 /// Runs one case; returns a failure description or None.
-pub fn run_case(dir: &Path) -> Option<String> {
+pub(crate) fn run_case(dir: &Path) -> Option<String> {
     let case: Value = serde_json::from_slice(&std::fs::read(dir.join("case.json")).ok()?).ok()?;
     let name = dir.file_name()?.to_string_lossy().into_owned();
     let args: Vec<String> = case["args"]
@@ -108,7 +108,7 @@ pub fn run_case(dir: &Path) -> Option<String> {
     None
 }
 
-pub fn run_corpus(corpus: &str, minimum: usize) {
+pub(crate) fn run_corpus(corpus: &str, minimum: usize) {
     let dirs = case_dirs(corpus);
     assert!(
         dirs.len() >= minimum,
