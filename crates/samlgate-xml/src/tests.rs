@@ -222,3 +222,23 @@ audience_mismatch recipient_mismatch subject_confirmation_invalid replayed \
 missing_attribute nameid_format_mismatch";
     assert_eq!(codes.join(" "), design);
 }
+
+/// `#default` in an InclusiveNamespaces PrefixList: the in-scope default
+/// namespace is rendered at the apex by the inclusive rule (Exc-C14N §3).
+/// lxml cannot express `#default`, so this case is derived from the spec
+/// rather than from the libxml2 differential corpus.
+#[test]
+fn exclusive_prefix_list_default_namespace() {
+    let xml = b"<a xmlns='urn:d' xmlns:p='urn:p'><p:b><c/></p:b></a>";
+    let doc = crate::Document::parse(xml, &crate::Limits::default()).unwrap();
+    let apex = doc.elements().nth(1).unwrap();
+    let prefixes = ["#default"];
+    let options = crate::C14nOptions {
+        inclusive_prefixes: &prefixes,
+        ..crate::C14nOptions::new(crate::C14nMethod::Exclusive)
+    };
+    assert_eq!(
+        crate::canonicalize_to_vec(&doc, Some(apex), &options),
+        b"<p:b xmlns=\"urn:d\" xmlns:p=\"urn:p\"><c></c></p:b>"
+    );
+}
