@@ -1,25 +1,44 @@
 //! Entry points for the cargo-fuzz targets and their stable seed test.
 
-use samlgate_dsig::{AlgorithmPolicy, DecryptionKeys, DecryptionPolicy};
+use samlgate_dsig::{AlgorithmPolicy, DecryptionKeys, DecryptionPolicy, TrustedKeys};
 use samlgate_xml::Limits;
 
 use crate::{decode_input, FixedClock, Instant, Trust, Validator};
 
-/// Runs the whole validation on arbitrary bytes (raw XML or base64) with
-/// an empty trust store; must never panic.
+/// The key trusted for any issuer while fuzzing: the attack fixtures' IdP,
+/// so that inputs built from those fixtures reach signature verification.
+const FUZZ_IDP_CERT: &[u8] = include_bytes!("../../../tests/attacks/keys/idp-cert.pem");
+/// The SP decryption key of the XML-Enc fixtures, so that decryption runs.
+const FUZZ_SP_KEY: &[u8] = include_bytes!("../../samlgate-dsig/tests/data/encrypted/sp-key.pem");
+
+fn fuzz_setup() -> &'static (Trust, DecryptionKeys) {
+    static SETUP: std::sync::OnceLock<(Trust, DecryptionKeys)> = std::sync::OnceLock::new();
+    SETUP.get_or_init(|| {
+        let mut trust = Trust::new();
+        let mut keys = TrustedKeys::new();
+        if keys.add_pem_certificates(FUZZ_IDP_CERT).is_ok() {
+            trust.add_any_issuer_keys(&keys);
+        }
+        let mut decryption = DecryptionKeys::new();
+        let _ = decryption.add_pem(FUZZ_SP_KEY);
+        (trust, decryption)
+    })
+}
+
+/// Runs the whole validation on arbitrary bytes (raw XML or base64): one
+/// trusted IdP key, one SP decryption key, a fixed clock; must never panic.
 pub fn saml_response(data: &[u8]) {
-    let trust = Trust::new();
-    let keys = DecryptionKeys::new();
-    let clock = FixedClock(Instant::from_unix_millis(1_700_000_000_000));
+    let (trust, keys) = fuzz_setup();
+    let clock = FixedClock(Instant::from_unix_millis(1_717_243_260_000));
     let validator = Validator {
-        trust: &trust,
-        sp_entity_id: Some("https://sp.example.com"),
-        acs_url: Some("https://sp.example.com/acs"),
+        trust,
+        sp_entity_id: Some("https://sp.attack.test/saml/metadata"),
+        acs_url: Some("https://sp.attack.test/saml/acs"),
         in_response_to: None,
         clock: &clock,
         clock_skew_seconds: 180,
         algorithms: AlgorithmPolicy::default(),
-        decryption_keys: &keys,
+        decryption_keys: keys,
         decryption: DecryptionPolicy::default(),
         limits: Limits::default(),
         replay: None,
