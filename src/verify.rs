@@ -47,7 +47,6 @@ pub(crate) struct VerifyArgs {
     /// Smallest RSA signing key accepted, in bits.
     #[arg(long = "min-rsa-bits", value_name = "N", default_value_t = 2048)]
     min_rsa_bits: u32,
-    /// SP private key (PEM) for EncryptedAssertion (repeatable for rollover).
     /// PEM certificate that must have signed the IdP metadata (repeatable);
     /// with it, unsigned metadata is refused.
     #[arg(long = "metadata-signing-cert", value_name = "FILE")]
@@ -55,6 +54,7 @@ pub(crate) struct VerifyArgs {
     /// Refuse IdP metadata without validUntil (saml2int).
     #[arg(long = "require-metadata-valid-until")]
     require_metadata_valid_until: bool,
+    /// SP private key (PEM) for EncryptedAssertion (repeatable for rollover).
     #[arg(long = "decryption-key", value_name = "FILE")]
     decryption_key: Vec<PathBuf>,
     /// The Response file, or - for standard input.
