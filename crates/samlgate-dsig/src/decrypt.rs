@@ -67,8 +67,9 @@ const RSA_OAEP_MGF1P: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
 const RSA_OAEP_11: &str = "http://www.w3.org/2009/xmlenc11#rsa-oaep";
 const ENCRYPTED_KEY_TYPE: &str = "http://www.w3.org/2001/04/xmlenc#EncryptedKey";
 
-/// Largest ciphertext considered (the document is already size-limited;
-/// this bounds work on a crafted aggregate of keys).
+/// Most EncryptedKey elements tried for one EncryptedData (each costs one
+/// RSA private-key operation per SP key; the document is already
+/// size-limited, this bounds the work on a crafted pile of keys).
 const MAX_ENCRYPTED_KEYS: usize = 8;
 
 #[derive(Clone, Copy)]
@@ -198,47 +199,61 @@ fn transport(doc: &Document<'_>, method: NodeId, policy: &DecryptionPolicy) -> O
     }
 }
 
-fn unwrap_key(
+/// OAEP unwrap with one SP key; the result must have exactly `key_len` bytes.
+fn unwrap_oaep(
     key: &PKey<Private>,
-    transport: &Transport,
+    digest: MessageDigest,
+    mgf1: MessageDigest,
+    label: Option<&[u8]>,
     wrapped: &[u8],
     key_len: usize,
 ) -> Option<Vec<u8>> {
     let mut d = Decrypter::new(key).ok()?;
-    match transport {
-        Transport::Oaep {
-            digest,
-            mgf1,
-            label,
-        } => {
-            d.set_rsa_padding(Padding::PKCS1_OAEP).ok()?;
-            d.set_rsa_oaep_md(*digest).ok()?;
-            d.set_rsa_mgf1_md(*mgf1).ok()?;
-            if let Some(label) = label {
-                d.set_rsa_oaep_label(label).ok()?;
-            }
-            let mut out = vec![0u8; d.decrypt_len(wrapped).ok()?];
-            let n = d.decrypt(wrapped, &mut out).ok()?;
-            out.truncate(n);
-            (out.len() == key_len).then_some(out)
+    d.set_rsa_padding(Padding::PKCS1_OAEP).ok()?;
+    d.set_rsa_oaep_md(digest).ok()?;
+    d.set_rsa_mgf1_md(mgf1).ok()?;
+    if let Some(label) = label {
+        d.set_rsa_oaep_label(label).ok()?;
+    }
+    let mut out = vec![0u8; d.decrypt_len(wrapped).ok()?];
+    let n = d.decrypt(wrapped, &mut out).ok()?;
+    out.truncate(n);
+    (out.len() == key_len).then_some(out)
+}
+
+/// PKCS#1 v1.5 unwrap with implicit rejection. Every SP key is tried
+/// (no early exit), the first that yields a block of exactly `key_len`
+/// bytes wins; when none does, the result is a random key of that length,
+/// so the content step fails the same way, and in about the same time, as
+/// with a well-formed key. The content is then decrypted once, with this
+/// one key: trying it with a random key per wrong SP key would let a CBC
+/// plaintext with an accidentally valid pad (1 in 16) stop the search
+/// before the right SP key during rollover.
+fn unwrap_pkcs1(keys: &[PKey<Private>], wrapped: &[u8], key_len: usize) -> Option<Vec<u8>> {
+    let mut chosen = vec![0u8; key_len];
+    openssl::rand::rand_bytes(&mut chosen).ok()?;
+    let mut found = false;
+    for key in keys {
+        let Ok(mut d) = Decrypter::new(key) else {
+            continue;
+        };
+        if d.set_rsa_padding(Padding::PKCS1).is_err() {
+            continue;
         }
-        Transport::Pkcs1v15 => {
-            // Implicit rejection: whatever goes wrong, continue with a
-            // random key of the right size, so the content step fails the
-            // same way and in about the same time as with a valid key.
-            let mut fallback = vec![0u8; key_len];
-            openssl::rand::rand_bytes(&mut fallback).ok()?;
-            d.set_rsa_padding(Padding::PKCS1).ok()?;
-            let mut out = vec![0u8; d.decrypt_len(wrapped).ok()?];
-            match d.decrypt(wrapped, &mut out) {
-                Ok(n) if n == key_len => {
-                    out.truncate(n);
-                    Some(out)
+        let Ok(len) = d.decrypt_len(wrapped) else {
+            continue;
+        };
+        let mut out = vec![0u8; len];
+        if let Ok(n) = d.decrypt(wrapped, &mut out) {
+            if n == key_len && !found {
+                if let Some(k) = out.get(..n) {
+                    chosen.copy_from_slice(k);
+                    found = true;
                 }
-                _ => Some(fallback),
             }
         }
     }
+    Some(chosen)
 }
 
 /// The EncryptedKey elements that may carry the key of `data`.
@@ -326,12 +341,36 @@ fn try_decrypt(
         let Some(wrapped) = cipher_value(doc, encrypted_key) else {
             continue;
         };
-        for key in &keys.keys {
-            let Some(content_key) = unwrap_key(key, &transport, &wrapped, content.key_len()) else {
-                continue;
-            };
-            if let Some(plaintext) = content.decrypt(&content_key, &ciphertext) {
-                return Some(plaintext);
+        match &transport {
+            Transport::Oaep {
+                digest,
+                mgf1,
+                label,
+            } => {
+                for key in &keys.keys {
+                    let Some(content_key) = unwrap_oaep(
+                        key,
+                        *digest,
+                        *mgf1,
+                        label.as_deref(),
+                        &wrapped,
+                        content.key_len(),
+                    ) else {
+                        continue;
+                    };
+                    if let Some(plaintext) = content.decrypt(&content_key, &ciphertext) {
+                        return Some(plaintext);
+                    }
+                }
+            }
+            Transport::Pkcs1v15 => {
+                if keys.keys.is_empty() {
+                    continue;
+                }
+                let content_key = unwrap_pkcs1(&keys.keys, &wrapped, content.key_len())?;
+                if let Some(plaintext) = content.decrypt(&content_key, &ciphertext) {
+                    return Some(plaintext);
+                }
             }
         }
     }

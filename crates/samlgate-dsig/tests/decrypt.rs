@@ -61,10 +61,12 @@ fn all_fixtures() -> Vec<String> {
         .flat_map(|t| CONTENTS.iter().map(move |c| format!("{t}__{c}.xml")))
         .collect();
     for t in ["oaep-mgf1p-sha1", "rsa-1_5"] {
-        for c in ["aes128-cbc", "aes256-gcm"] {
+        for c in CONTENTS {
             names.push(format!("xmlsec1-{t}__{c}.xml"));
         }
     }
+    names.push("xmlsec1-oaep-mgf1p-label__aes128-gcm.xml".into());
+    names.push("oaep11-mgf1sha256-label__aes256-gcm.xml".into());
     names.push("sibling-retrieval-method.xml".into());
     names.push("sibling-reference-list.xml".into());
     names
@@ -75,7 +77,7 @@ fn every_algorithm_combination_decrypts_to_the_plaintext() {
     let plaintext = read("plaintext.xml");
     let sp = keys(&["sp-key.pem"]);
     let names = all_fixtures();
-    assert_eq!(names.len(), 4 * 5 + 4 + 2);
+    assert_eq!(names.len(), 4 * 5 + 2 * 5 + 2 + 2);
     for name in &names {
         let got = decrypt(&read(name), &sp, &RSA_1_5_ON).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(got, plaintext, "{name}");
@@ -96,6 +98,64 @@ fn rollover_tries_every_key() {
             plaintext
         );
     }
+}
+
+#[test]
+fn rollover_with_rsa_1_5_and_cbc() {
+    // Implicit rejection turns the wrong SP key into a random content key;
+    // a random CBC key yields a valid-looking pad 1 time in 16, which must
+    // not end the search before the right key. Repeated, because the
+    // random key differs every time.
+    let plaintext = read("plaintext.xml");
+    let both = keys(&["sp-rollover-key.pem", "sp-key.pem"]);
+    for name in ["rsa-1_5__aes128-cbc.xml", "xmlsec1-rsa-1_5__aes256-cbc.xml"] {
+        let xml = read(name);
+        for _ in 0..64 {
+            assert_eq!(
+                decrypt(&xml, &both, &RSA_1_5_ON).unwrap(),
+                plaintext,
+                "{name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn oaep_label_must_match() {
+    let sp = keys(&["sp-key.pem"]);
+    let policy = DecryptionPolicy::default();
+    let label = "<xenc:OAEPparams>c2FtbGdhdGUtbGFiZWw=</xenc:OAEPparams>";
+    for name in [
+        "xmlsec1-oaep-mgf1p-label__aes128-gcm.xml",
+        "oaep11-mgf1sha256-label__aes256-gcm.xml",
+    ] {
+        let text = String::from_utf8(read(name)).unwrap();
+        assert!(text.contains(label), "{name}");
+        assert!(decrypt(text.as_bytes(), &sp, &policy).is_ok(), "{name}");
+        for changed in [
+            text.replace(label, ""),
+            text.replace(label, "<xenc:OAEPparams>b3RoZXI=</xenc:OAEPparams>"),
+        ] {
+            assert!(
+                matches!(
+                    decrypt(changed.as_bytes(), &sp, &policy),
+                    Err(DsigError::DecryptionFailed)
+                ),
+                "{name}"
+            );
+        }
+    }
+    // A label added where none was used.
+    let text = String::from_utf8(read("oaep11-mgf1sha256__aes128-gcm.xml")).unwrap();
+    let changed = text.replace(
+        "</xenc:EncryptionMethod><xenc:CipherData>",
+        &format!("{label}</xenc:EncryptionMethod><xenc:CipherData>"),
+    );
+    assert_ne!(changed, text);
+    assert!(matches!(
+        decrypt(changed.as_bytes(), &sp, &policy),
+        Err(DsigError::DecryptionFailed)
+    ));
 }
 
 #[test]
@@ -135,6 +195,19 @@ fn tamper_with(xml: &[u8], which: usize, offset: isize, mask: u8) -> Vec<u8> {
     format!("{}{}{}", &text[..start], b64.encode(bytes), &text[end..]).into_bytes()
 }
 
+/// Replaces the EncryptedData's (last) CipherValue by a CipherReference.
+fn cipher_reference(xml: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8(xml.to_vec()).unwrap();
+    let start = text.rfind("<xenc:CipherValue>").unwrap();
+    let end = text.rfind("</xenc:CipherValue>").unwrap() + "</xenc:CipherValue>".len();
+    format!(
+        "{}<xenc:CipherReference URI=\"http://127.0.0.1:9/x\"/>{}",
+        &text[..start],
+        &text[end..]
+    )
+    .into_bytes()
+}
+
 #[test]
 fn every_failure_is_the_same_opaque_error() {
     let sp = keys(&["sp-key.pem"]);
@@ -142,7 +215,11 @@ fn every_failure_is_the_same_opaque_error() {
     let none = DecryptionKeys::new();
     let gcm = read("oaep-mgf1p-sha256__aes256-gcm.xml");
     let cbc = read("oaep11-mgf1sha256__aes128-cbc.xml");
-    let pkcs1 = read("rsa-1_5__aes256-cbc.xml");
+    // GCM for the rsa-1_5 failures: with implicit rejection a bad wrapped
+    // key becomes a random content key, and with CBC that random key yields
+    // a valid-looking pad (and garbage plaintext, which the caller's XML
+    // parse refuses) 1 time in 16; the GCM tag always catches it.
+    let pkcs1 = read("rsa-1_5__aes256-gcm.xml");
     // In these fixtures the EncryptedKey's CipherValue comes first, then
     // the content's.
     let cases: Vec<(&str, Vec<u8>, &DecryptionKeys, DecryptionPolicy)> = vec![
@@ -222,6 +299,38 @@ fn every_failure_is_the_same_opaque_error() {
                 .into_bytes(),
             &sp,
             DecryptionPolicy::default(),
+        ),
+        (
+            // One Bad Apple: the same wrapped 32-byte key relabelled for
+            // a 16-byte content algorithm.
+            "wrapped key of the wrong length",
+            String::from_utf8(gcm.clone())
+                .unwrap()
+                .replace("xmlenc11#aes256-gcm", "xmlenc11#aes128-gcm")
+                .into_bytes(),
+            &sp,
+            DecryptionPolicy::default(),
+        ),
+        (
+            "rsa-1_5 wrapped key of the wrong length",
+            String::from_utf8(pkcs1.clone())
+                .unwrap()
+                .replace("xmlenc11#aes256-gcm", "xmlenc11#aes128-gcm")
+                .into_bytes(),
+            &sp,
+            RSA_1_5_ON,
+        ),
+        (
+            "CipherReference instead of CipherValue",
+            cipher_reference(&gcm),
+            &sp,
+            DecryptionPolicy::default(),
+        ),
+        (
+            "rsa-1_5 wrong SP key (implicit rejection)",
+            pkcs1.clone(),
+            &wrong,
+            RSA_1_5_ON,
         ),
         (
             "RetrievalMethod to a missing key",

@@ -68,15 +68,49 @@ PY
   done
 done
 
-# xmlsec1 alone, both layers, random session key.
+# xmlsec1 alone, both layers, random session key: every content algorithm
+# with the two transports xmlsec1 1.2.37 can write, and rsa-oaep-mgf1p with
+# an OAEPparams label ("samlgate-label").
+xmlsec1_only() { # transport-name EncryptionMethod-element content output
+  printf '%s' "<xenc:EncryptedData $NS Id=\"_ed1\"><xenc:EncryptionMethod Algorithm=\"$(content_uri $3)\"/><ds:KeyInfo><xenc:EncryptedKey Id=\"_ek1\">$2<xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo><xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedData>" > "$work/template.xml"
+  size=$(( $(key_bytes $3) * 8 ))
+  xmlsec1 --encrypt --pubkey-cert-pem sp-cert.pem --session-key "aes-$size" \
+    --binary-data plaintext.xml --output "$4" "$work/template.xml"
+}
 for t in oaep-mgf1p-sha1 rsa-1_5; do
-  for c in aes128-cbc aes256-gcm; do
-    printf '%s' "<xenc:EncryptedData $NS Id=\"_ed1\"><xenc:EncryptionMethod Algorithm=\"$(content_uri $c)\"/><ds:KeyInfo><xenc:EncryptedKey Id=\"_ek1\">$(method $t)<xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo><xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedData>" > "$work/template.xml"
-    size=$(( $(key_bytes $c) * 8 ))
-    xmlsec1 --encrypt --pubkey-cert-pem sp-cert.pem --session-key "aes-$size" \
-      --binary-data plaintext.xml --output "xmlsec1-${t}__${c}.xml" "$work/template.xml"
+  for c in aes128-cbc aes192-cbc aes256-cbc aes128-gcm aes256-gcm; do
+    xmlsec1_only "$t" "$(method $t)" "$c" "xmlsec1-${t}__${c}.xml"
   done
 done
+LABEL_B64=$(printf 'samlgate-label' | base64)
+LABEL_HEX=$(printf 'samlgate-label' | od -An -tx1 | tr -d ' \n')
+xmlsec1_only oaep-mgf1p-label \
+  "<xenc:EncryptionMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p\"><xenc:OAEPparams>$LABEL_B64</xenc:OAEPparams></xenc:EncryptionMethod>" \
+  aes128-gcm "xmlsec1-oaep-mgf1p-label__aes128-gcm.xml"
+# The check: xmlsec1 itself decrypts what it wrote, and the openssl-wrapped
+# files whose transport it can read (rsa-oaep-mgf1p SHA-1, rsa-1_5).
+for f in xmlsec1-*.xml oaep-mgf1p-sha1__*.xml rsa-1_5__*.xml; do
+  xmlsec1 --decrypt --privkey-pem sp-key.pem --output "$work/check.bin" "$f"
+  cmp -s "$work/check.bin" plaintext.xml || { echo "xmlsec1 round trip failed: $f" >&2; exit 1; }
+done
+
+# xmlenc11 rsa-oaep with an OAEPparams label, wrapped by openssl (xmlsec1
+# 1.2.37 cannot write xmlenc11 rsa-oaep), content by xmlsec1 as above.
+openssl rand 32 > "$work/key.bin"
+printf '%s' "<xenc:EncryptedData $NS Id=\"_ed1\"><xenc:EncryptionMethod Algorithm=\"$(content_uri aes256-gcm)\"/><ds:KeyInfo><ds:KeyName>content</ds:KeyName></ds:KeyInfo><xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedData>" > "$work/template.xml"
+xmlsec1 --encrypt --aeskey:content "$work/key.bin" --binary-data plaintext.xml \
+  --output "$work/data.xml" "$work/template.xml"
+openssl pkeyutl -encrypt -pubin -inkey sp-pub.pem -pkeyopt rsa_padding_mode:oaep \
+  -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 -pkeyopt "rsa_oaep_label:$LABEL_HEX" \
+  -in "$work/key.bin" -out "$work/wrapped.bin"
+ek="<xenc:EncryptedKey Id=\"_ek1\"><xenc:EncryptionMethod Algorithm=\"http://www.w3.org/2009/xmlenc11#rsa-oaep\"><ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/><xenc11:MGF Algorithm=\"http://www.w3.org/2009/xmlenc11#mgf1sha256\"/><xenc:OAEPparams>$LABEL_B64</xenc:OAEPparams></xenc:EncryptionMethod><xenc:CipherData><xenc:CipherValue>$(base64 -w 64 "$work/wrapped.bin")</xenc:CipherValue></xenc:CipherData></xenc:EncryptedKey>"
+EK="$ek" python3 - "$work/data.xml" "oaep11-mgf1sha256-label__aes256-gcm.xml" <<'PY2'
+import os, re, sys
+s = open(sys.argv[1]).read()
+s = re.sub(r"<\?xml[^>]*\?>\s*", "", s)
+s = s.replace("<ds:KeyName>content</ds:KeyName>", os.environ["EK"], 1)
+open(sys.argv[2], "w").write(s)
+PY2
 
 # The EncryptedKey moved beside the EncryptedData inside a SAML
 # EncryptedAssertion (XML-Enc structure is not integrity-protected, so the
