@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use samlgate_dsig::{
     decrypt_encrypted_data, signature_child, verify_enveloped, AlgorithmPolicy, DecryptionKeys,
-    DecryptionPolicy, Verified, XENC_NS,
+    DecryptionPolicy, DsigError, Verified, XENC_NS,
 };
 use samlgate_xml::{Document, Limits, NodeId, Reason};
 
@@ -115,14 +115,17 @@ impl Validator<'_> {
         }
         let plaintext = self.decrypt(&doc, assertion)?;
         let wrapped = wrap_in_scope(&doc, assertion, &plaintext);
-        let inner = Document::parse(&wrapped, &self.limits)?;
+        // Plaintext that is not one well-formed element is reported exactly
+        // like a failed decryption: with CBC (no integrity) a tampered
+        // ciphertext can pass the padding check and yield garbage, and a
+        // distinct reason for "decrypted but unparseable" would tell an
+        // attacker that the padding was right (ATTACKS §15).
+        let opaque = || SamlError::from(DsigError::DecryptionFailed);
+        let inner = Document::parse(&wrapped, &self.limits).map_err(|_| opaque())?;
         let wrapper = inner.root();
         let mut children = inner.child_elements(wrapper);
         let (Some(decrypted), None) = (children.next(), children.next()) else {
-            return fail(
-                Reason::SchemaViolation,
-                "decrypted content is not a single element",
-            );
+            return Err(opaque());
         };
         if !inner.is(decrypted, ASSERTION, "Assertion") {
             return fail(
