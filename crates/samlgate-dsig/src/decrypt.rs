@@ -377,6 +377,17 @@ fn try_decrypt(
     None
 }
 
+/// True when `encrypted_data` names an authenticated content algorithm
+/// (AES-GCM). Its plaintext is bound to the key by the tag, so what the
+/// plaintext contains (say a DOCTYPE) may be reported without creating a
+/// decryption oracle; with CBC it may not.
+pub fn content_is_authenticated(doc: &Document<'_>, encrypted_data: NodeId) -> bool {
+    doc.first_child_named(encrypted_data, XENC_NS, "EncryptionMethod")
+        .and_then(|m| doc.attr(m, "Algorithm"))
+        .and_then(Content::from_uri)
+        .is_some_and(|c| matches!(c, Content::Gcm(..)))
+}
+
 /// Decrypts an `xenc:EncryptedData` element and returns the plaintext.
 pub fn decrypt_encrypted_data(
     doc: &Document<'_>,

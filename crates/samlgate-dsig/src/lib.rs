@@ -24,7 +24,9 @@ mod sign;
 mod verify;
 
 pub use algorithms::{AlgorithmPolicy, DigestAlgorithm, SignatureAlgorithm};
-pub use decrypt::{decrypt_encrypted_data, DecryptionKeys, DecryptionPolicy};
+pub use decrypt::{
+    content_is_authenticated, decrypt_encrypted_data, DecryptionKeys, DecryptionPolicy,
+};
 pub use error::DsigError;
 pub use keys::{TrustedKey, TrustedKeys};
 pub use samlgate_xml::Reason;

@@ -3,8 +3,8 @@
 use std::collections::HashSet;
 
 use samlgate_dsig::{
-    decrypt_encrypted_data, signature_child, verify_enveloped, AlgorithmPolicy, DecryptionKeys,
-    DecryptionPolicy, DsigError, Verified, XENC_NS,
+    content_is_authenticated, decrypt_encrypted_data, signature_child, verify_enveloped,
+    AlgorithmPolicy, DecryptionKeys, DecryptionPolicy, DsigError, Verified, XENC_NS,
 };
 use samlgate_xml::{Document, Limits, NodeId, Reason};
 
@@ -113,15 +113,21 @@ impl Validator<'_> {
         if !encrypted {
             return self.check_assertion(&doc, assertion, &facts, &keys);
         }
-        let plaintext = self.decrypt(&doc, assertion)?;
+        let (plaintext, authenticated) = self.decrypt(&doc, assertion)?;
         let wrapped = wrap_in_scope(&doc, assertion, &plaintext);
-        // Plaintext that is not one well-formed element is reported exactly
-        // like a failed decryption: with CBC (no integrity) a tampered
+        // With CBC (no integrity), plaintext that is not one well-formed
+        // element is reported exactly like a failed decryption: a tampered
         // ciphertext can pass the padding check and yield garbage, and a
         // distinct reason for "decrypted but unparseable" would tell an
-        // attacker that the padding was right (ATTACKS §15).
+        // attacker that the padding was right (ATTACKS §15). GCM plaintext
+        // is authenticated, so its parse errors (a DOCTYPE: forbidden_dtd,
+        // ATTACKS §11) are reported as they are.
         let opaque = || SamlError::from(DsigError::DecryptionFailed);
-        let inner = Document::parse(&wrapped, &self.limits).map_err(|_| opaque())?;
+        let inner = match Document::parse(&wrapped, &self.limits) {
+            Ok(inner) => inner,
+            Err(e) if authenticated => return Err(e.into()),
+            Err(_) => return Err(opaque()),
+        };
         let wrapper = inner.root();
         let mut children = inner.child_elements(wrapper);
         let (Some(decrypted), None) = (children.next(), children.next()) else {
@@ -163,7 +169,7 @@ impl Validator<'_> {
         &self,
         doc: &Document<'_>,
         encrypted_assertion: NodeId,
-    ) -> Result<Vec<u8>, SamlError> {
+    ) -> Result<(Vec<u8>, bool), SamlError> {
         let data = doc
             .first_child_named(encrypted_assertion, XENC_NS, "EncryptedData")
             .ok_or_else(|| {
@@ -178,12 +184,8 @@ impl Validator<'_> {
                 "the assertion is encrypted and no decryption key is configured",
             );
         }
-        Ok(decrypt_encrypted_data(
-            doc,
-            data,
-            self.decryption_keys,
-            &self.decryption,
-        )?)
+        let plaintext = decrypt_encrypted_data(doc, data, self.decryption_keys, &self.decryption)?;
+        Ok((plaintext, content_is_authenticated(doc, data)))
     }
 
     fn check_assertion(
