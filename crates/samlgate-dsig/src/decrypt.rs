@@ -74,7 +74,8 @@ const MAX_ENCRYPTED_KEYS: usize = 8;
 
 #[derive(Clone, Copy)]
 enum Content {
-    Cbc(Cipher, usize),
+    /// Cipher, key length, block (and IV) length.
+    Cbc(Cipher, usize, usize),
     Gcm(Cipher, usize),
 }
 
@@ -82,13 +83,19 @@ impl Content {
     fn from_uri(uri: &str) -> Option<Self> {
         Some(match uri {
             "http://www.w3.org/2001/04/xmlenc#aes128-cbc" => {
-                Content::Cbc(Cipher::aes_128_cbc(), 16)
+                Content::Cbc(Cipher::aes_128_cbc(), 16, 16)
             }
             "http://www.w3.org/2001/04/xmlenc#aes192-cbc" => {
-                Content::Cbc(Cipher::aes_192_cbc(), 24)
+                Content::Cbc(Cipher::aes_192_cbc(), 24, 16)
             }
             "http://www.w3.org/2001/04/xmlenc#aes256-cbc" => {
-                Content::Cbc(Cipher::aes_256_cbc(), 32)
+                Content::Cbc(Cipher::aes_256_cbc(), 32, 16)
+            }
+            // XML-Enc 1.0 REQUIRED algorithm, and what stock pysaml2 (and so
+            // SATOSA and other Python IdPs) always sends: 3DES is slow and
+            // 64-bit-block, but one message per key leaves no Sweet32 room.
+            "http://www.w3.org/2001/04/xmlenc#tripledes-cbc" => {
+                Content::Cbc(Cipher::des_ede3_cbc(), 24, 8)
             }
             "http://www.w3.org/2009/xmlenc11#aes128-gcm" => Content::Gcm(Cipher::aes_128_gcm(), 16),
             "http://www.w3.org/2009/xmlenc11#aes256-gcm" => Content::Gcm(Cipher::aes_256_gcm(), 32),
@@ -98,27 +105,27 @@ impl Content {
 
     fn key_len(self) -> usize {
         match self {
-            Content::Cbc(_, n) | Content::Gcm(_, n) => n,
+            Content::Cbc(_, n, _) | Content::Gcm(_, n) => n,
         }
     }
 
     fn decrypt(self, key: &[u8], data: &[u8]) -> Option<Vec<u8>> {
         match self {
-            Content::Cbc(cipher, _) => {
+            Content::Cbc(cipher, _, block) => {
                 // IV first; XML-Enc padding: the last byte is the pad length
-                // (1..=16), the other pad bytes are arbitrary (not PKCS#7).
-                let (iv, body) = (data.get(..16)?, data.get(16..)?);
-                if body.is_empty() || body.len() % 16 != 0 {
+                // (1..=block), the other pad bytes are arbitrary (not PKCS#7).
+                let (iv, body) = (data.get(..block)?, data.get(block..)?);
+                if body.is_empty() || body.len() % block != 0 {
                     return None;
                 }
                 let mut c = Crypter::new(cipher, Mode::Decrypt, key, Some(iv)).ok()?;
                 c.pad(false);
-                let mut out = vec![0u8; body.len() + 16];
+                let mut out = vec![0u8; body.len() + block];
                 let mut n = c.update(body, &mut out).ok()?;
                 n += c.finalize(out.get_mut(n..)?).ok()?;
                 out.truncate(n);
                 let pad = usize::from(*out.last()?);
-                if pad == 0 || pad > 16 || pad > out.len() {
+                if pad == 0 || pad > block || pad > out.len() {
                     return None;
                 }
                 out.truncate(out.len() - pad);

@@ -26,6 +26,7 @@ content_uri() {
   case "$1" in
     aes128-cbc|aes192-cbc|aes256-cbc) echo "http://www.w3.org/2001/04/xmlenc#$1" ;;
     aes128-gcm|aes256-gcm) echo "http://www.w3.org/2009/xmlenc11#$1" ;;
+    tripledes-cbc) echo "http://www.w3.org/2001/04/xmlenc#tripledes-cbc" ;;
   esac
 }
 key_bytes() { case "$1" in aes128*) echo 16 ;; aes192*) echo 24 ;; aes256*) echo 32 ;; esac; }
@@ -73,8 +74,8 @@ done
 # an OAEPparams label ("samlgate-label").
 xmlsec1_only() { # transport-name EncryptionMethod-element content output
   printf '%s' "<xenc:EncryptedData $NS Id=\"_ed1\"><xenc:EncryptionMethod Algorithm=\"$(content_uri $3)\"/><ds:KeyInfo><xenc:EncryptedKey Id=\"_ek1\">$2<xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo><xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedData>" > "$work/template.xml"
-  size=$(( $(key_bytes $3) * 8 ))
-  xmlsec1 --encrypt --pubkey-cert-pem sp-cert.pem --session-key "aes-$size" \
+  if [ "$3" = tripledes-cbc ]; then session=des-192; else session="aes-$(( $(key_bytes $3) * 8 ))"; fi
+  xmlsec1 --encrypt --pubkey-cert-pem sp-cert.pem --session-key "$session" \
     --binary-data plaintext.xml --output "$4" "$work/template.xml"
 }
 for t in oaep-mgf1p-sha1 rsa-1_5; do
@@ -82,6 +83,8 @@ for t in oaep-mgf1p-sha1 rsa-1_5; do
     xmlsec1_only "$t" "$(method $t)" "$c" "xmlsec1-${t}__${c}.xml"
   done
 done
+# Triple DES: what stock pysaml2 always sends (tests/pysaml2.rs).
+xmlsec1_only oaep-mgf1p-sha1 "$(method oaep-mgf1p-sha1)" tripledes-cbc "xmlsec1-oaep-mgf1p-sha1__tripledes-cbc.xml"
 LABEL_B64=$(printf 'samlgate-label' | base64)
 LABEL_HEX=$(printf 'samlgate-label' | od -An -tx1 | tr -d ' \n')
 xmlsec1_only oaep-mgf1p-label \
