@@ -5,6 +5,15 @@ use openssl::pkey::{Id, PKey, Public};
 use openssl::x509::X509;
 use std::sync::Arc;
 
+/// Parses certificates into keys, possibly remembering earlier results.
+/// Metadata refreshes hand the same certificates over and over; a cache
+/// keyed by the certificate's SHA-256 fingerprint (the gateway's, on moka)
+/// skips the X.509 and public-key parse for the unchanged ones.
+pub trait KeyCache: Send + Sync {
+    /// The key of a DER certificate, parsed or remembered.
+    fn key_for_cert_der(&self, der: &[u8]) -> Result<TrustedKey, String>;
+}
+
 /// One trusted signing key, usually from a certificate in metadata or
 /// configuration. The certificate is only a key container: its validity
 /// dates and issuer are not checked (explicit-key trust).

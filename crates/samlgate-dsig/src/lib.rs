@@ -28,7 +28,7 @@ pub use decrypt::{
     content_is_authenticated, decrypt_encrypted_data, DecryptionKeys, DecryptionPolicy,
 };
 pub use error::DsigError;
-pub use keys::{TrustedKey, TrustedKeys};
+pub use keys::{KeyCache, TrustedKey, TrustedKeys};
 pub use samlgate_xml::Reason;
 pub use sign::{sign_enveloped, SigningKey};
 pub use verify::{signature_child, verify_enveloped, Verified};

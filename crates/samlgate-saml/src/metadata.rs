@@ -2,8 +2,10 @@
 //! endpoints and policy hints, under a [`MetadataPolicy`] (signature,
 //! validUntil).
 
+use std::sync::Arc;
+
 use samlgate_dsig::{
-    decode_base64_text, signature_child, verify_enveloped, AlgorithmPolicy, TrustedKey,
+    decode_base64_text, signature_child, verify_enveloped, AlgorithmPolicy, KeyCache, TrustedKey,
     TrustedKeys, DSIG_NS,
 };
 use samlgate_xml::{Document, Limits, NodeId};
@@ -33,7 +35,7 @@ fn err<T>(message: impl Into<String>) -> Result<T, MetadataError> {
 }
 
 /// How metadata must be checked before it is trusted.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct MetadataPolicy {
     /// The instant validUntil is compared with; None skips the check (only
     /// for tools that inspect metadata, never for trust decisions).
@@ -47,6 +49,19 @@ pub struct MetadataPolicy {
     pub signing_keys: Option<TrustedKeys>,
     /// Algorithms accepted for the metadata signature.
     pub algorithms: AlgorithmPolicy,
+    /// Where certificates are turned into keys; None parses each one.
+    pub key_cache: Option<Arc<dyn KeyCache>>,
+}
+
+impl std::fmt::Debug for MetadataPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetadataPolicy")
+            .field("now", &self.now)
+            .field("require_valid_until", &self.require_valid_until)
+            .field("signing_keys", &self.signing_keys)
+            .field("key_cache", &self.key_cache.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl MetadataPolicy {
@@ -57,6 +72,7 @@ impl MetadataPolicy {
             require_valid_until: false,
             signing_keys: None,
             algorithms: AlgorithmPolicy::default(),
+            key_cache: None,
         }
     }
 }
@@ -246,7 +262,7 @@ impl Walk<'_, '_, '_> {
                 entity_id: entity_id.to_owned(),
                 ..IdpEntity::default()
             });
-            read_idp_descriptor(doc, idp, entity_id, entity)?;
+            read_idp_descriptor(doc, idp, entity_id, entity, self.policy)?;
         }
         let Some(entity) = found else {
             return Ok(());
@@ -266,6 +282,7 @@ fn read_idp_descriptor(
     idp: NodeId,
     entity_id: &str,
     entity: &mut IdpEntity,
+    policy: &MetadataPolicy,
 ) -> Result<(), MetadataError> {
     if matches!(doc.attr(idp, "WantAuthnRequestsSigned"), Some("true" | "1")) {
         entity.want_authn_requests_signed = true;
@@ -279,7 +296,7 @@ fn read_idp_descriptor(
                 if !matches!(doc.attr(child, "use"), None | Some("signing")) {
                     continue;
                 }
-                for key in key_descriptor_certificates(doc, child, entity_id)? {
+                for key in key_descriptor_certificates(doc, child, entity_id, policy)? {
                     entity.signing_keys.add(key);
                 }
             }
@@ -301,6 +318,7 @@ fn key_descriptor_certificates(
     doc: &Document<'_>,
     kd: NodeId,
     entity_id: &str,
+    policy: &MetadataPolicy,
 ) -> Result<Vec<TrustedKey>, MetadataError> {
     let mut keys = Vec::new();
     for ki in doc.children_named(kd, DSIG_NS, "KeyInfo") {
@@ -309,8 +327,11 @@ fn key_descriptor_certificates(
                 let der = decode_base64_text(&doc.text_content(cert)).ok_or_else(|| {
                     MetadataError(format!("{entity_id}: X509Certificate is not base64"))
                 })?;
-                let key = TrustedKey::from_cert_der(&der)
-                    .map_err(|e| MetadataError(format!("{entity_id}: {e}")))?;
+                let key = match &policy.key_cache {
+                    Some(cache) => cache.key_for_cert_der(&der),
+                    None => TrustedKey::from_cert_der(&der),
+                }
+                .map_err(|e| MetadataError(format!("{entity_id}: {e}")))?;
                 keys.push(key);
             }
         }

@@ -1,0 +1,16 @@
+//! samlgate's reverse proxy: pingora data plane with the SAML endpoints
+//! (ACS, metadata), sealed sessions, identity headers, SP-initiated login,
+//! metrics and the admin listener; IdP metadata feeds; the demo IdP and echo
+//! backend of `samlgate demo`.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+pub mod key_cache;
+pub mod metadata_feed;
