@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod gateway;
 mod metadata;
 mod verify;
 
@@ -26,6 +27,12 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Write this SP's metadata (EntityDescriptor) for the IdP.
     Metadata(metadata::MetadataArgs),
+    /// Run the gateway (reverse proxy with SAML login) from a config file.
+    Run(gateway::RunArgs),
+    /// Check a configuration file: every problem with its field path (exit 2).
+    CheckConfig(gateway::CheckArgs),
+    /// Run the gateway, a demo IdP and an echo backend on loopback.
+    Demo(gateway::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,5 +40,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Verify(args) => verify::run(args),
         Command::Metadata(args) => metadata::run(args),
+        Command::Run(args) => gateway::run(args),
+        Command::CheckConfig(args) => gateway::check(args),
+        Command::Demo(args) => gateway::demo(args),
     }
 }

@@ -44,6 +44,16 @@ impl SigningKey {
     pub fn cert_der(&self) -> &[u8] {
         &self.cert_der
     }
+
+    /// A detached rsa-sha256 signature over `data`: the HTTP-Redirect
+    /// binding signs its query string this way (SAML bindings §3.4.4.1).
+    pub fn sign_rsa_sha256(&self, data: &[u8]) -> Result<Vec<u8>, DsigError> {
+        let mut signer = Signer::new(MessageDigest::sha256(), &self.key)
+            .map_err(|e| DsigError::Unsupported(e.to_string()))?;
+        signer
+            .sign_oneshot_to_vec(data)
+            .map_err(|e| DsigError::Unsupported(e.to_string()))
+    }
 }
 
 /// Signs the element with `ID="id"` in `xml` and returns the new document.

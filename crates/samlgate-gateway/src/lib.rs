@@ -12,5 +12,18 @@
     )
 )]
 
+pub mod acs;
+pub mod admin;
+pub mod config;
+pub mod demo;
+pub mod headers;
 pub mod key_cache;
 pub mod metadata_feed;
+pub mod metrics;
+pub mod pages;
+pub mod proxy;
+pub mod replay;
+pub mod seal;
+pub mod server;
+pub mod session;
+pub mod state;

@@ -20,6 +20,7 @@ pub struct VerifiedAssertion {
     session_index: Option<String>,
     not_on_or_after: Option<Instant>,
     session_not_on_or_after: Option<Instant>,
+    issue_instant: Option<Instant>,
     attributes: Vec<(String, Vec<String>)>,
     signing_key: String,
 }
@@ -54,6 +55,11 @@ impl VerifiedAssertion {
     pub fn session_not_on_or_after(&self) -> Option<Instant> {
         self.session_not_on_or_after
     }
+    /// The assertion's IssueInstant (validation already requires a valid
+    /// one; the gateway bounds the age of what it accepts with it).
+    pub fn issue_instant(&self) -> Option<Instant> {
+        self.issue_instant
+    }
     /// Attributes by Name, values in document order; statements merged.
     pub fn attributes(&self) -> &[(String, Vec<String>)] {
         &self.attributes
@@ -78,6 +84,7 @@ pub(crate) struct Extracted {
     pub(crate) name_id_format: Option<String>,
     pub(crate) session_index: Option<String>,
     pub(crate) session_not_on_or_after: Option<Instant>,
+    pub(crate) issue_instant: Option<Instant>,
     pub(crate) attributes: Vec<(String, Vec<String>)>,
 }
 
@@ -140,8 +147,10 @@ pub(crate) fn extract(
             }
         }
     }
+    let issue_instant = doc.attr(assertion, "IssueInstant").and_then(Instant::parse);
     Ok(Extracted {
         name_id: name_id_text,
+        issue_instant,
         name_id_format,
         session_index,
         session_not_on_or_after,
@@ -165,6 +174,7 @@ pub(crate) fn build(identity: Identity, extracted: Extracted) -> VerifiedAsserti
         session_index: extracted.session_index,
         not_on_or_after: identity.not_on_or_after,
         session_not_on_or_after: extracted.session_not_on_or_after,
+        issue_instant: extracted.issue_instant,
         attributes: extracted.attributes,
         signing_key: identity.signing_key,
     }

@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 mod assertion;
+mod authn_request;
 mod conditions;
 mod error;
 #[doc(hidden)]
@@ -28,6 +29,7 @@ mod trust;
 mod validate;
 
 pub use assertion::VerifiedAssertion;
+pub use authn_request::{inflate_redirect_message, AcsTarget, AuthnRequest, MAX_INFLATED};
 pub use error::SamlError;
 pub use input::decode_input;
 pub use metadata::{
@@ -37,7 +39,7 @@ pub use metadata::{
 pub use replay::ReplayCache;
 pub use samlgate_xml::Reason;
 pub use sp_metadata::{
-    AcsEndpoint, SpMetadata, SpMetadataError, BINDING_HTTP_POST, BINDING_HTTP_REDIRECT,
+    xml_escape, AcsEndpoint, SpMetadata, SpMetadataError, BINDING_HTTP_POST, BINDING_HTTP_REDIRECT,
 };
 pub use time::{parse_duration_seconds, Clock, FixedClock, Instant, SystemClock};
 pub use trust::{Endpoint, IdpEntity, Trust};

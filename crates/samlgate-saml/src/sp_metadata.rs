@@ -113,8 +113,8 @@ impl SpMetadata {
         let _ = write!(
             x,
             "<md:EntityDescriptor xmlns:md=\"{MD}\" xmlns:ds=\"{DSIG_NS}\" entityID=\"{}\" ID=\"{}\"",
-            escape(&self.entity_id),
-            escape(&self.descriptor_id())
+            xml_escape(&self.entity_id),
+            xml_escape(&self.descriptor_id())
         );
         if let Some(until) = self.valid_until {
             let _ = write!(x, " validUntil=\"{until}\"");
@@ -136,21 +136,21 @@ AuthnRequestsSigned=\"{}\" WantAssertionsSigned=\"{}\">",
             let _ = writeln!(
                 x,
                 "    <md:SingleLogoutService Binding=\"{BINDING_HTTP_REDIRECT}\" Location=\"{}\"/>",
-                escape(url)
+                xml_escape(url)
             );
         }
         for format in &self.name_id_formats {
             let _ = writeln!(
                 x,
                 "    <md:NameIDFormat>{}</md:NameIDFormat>",
-                escape(format)
+                xml_escape(format)
             );
         }
         for acs in &self.acs {
             let _ = write!(
                 x,
                 "    <md:AssertionConsumerService Binding=\"{BINDING_HTTP_POST}\" Location=\"{}\" index=\"{}\"",
-                escape(&acs.url),
+                xml_escape(&acs.url),
                 acs.index
             );
             if acs.is_default {
@@ -192,8 +192,9 @@ fn key_descriptor(x: &mut String, usage: &str, cert_der: &[u8], methods: &[&str]
     x.push_str("    </md:KeyDescriptor>\n");
 }
 
-/// Escapes text for an attribute value or element content.
-fn escape(s: &str) -> String {
+/// Escapes text for an attribute value or element content (also for the
+/// messages the gateway and the demo IdP write).
+pub fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -1,0 +1,411 @@
+//! The Assertion Consumer Service and the start of SP-initiated login,
+//! as plain functions of their inputs (no pingora types), so that every
+//! reject path is testable without sockets.
+
+use std::time::Instant as MonoInstant;
+
+use openssl::rand::rand_bytes;
+use samlgate_dsig::DecryptionPolicy;
+use samlgate_saml::{
+    decode_input, AcsTarget, AuthnRequest, Endpoint, IdpEntity, Reason, Validator,
+    BINDING_HTTP_REDIRECT,
+};
+use samlgate_xml::Limits;
+
+use crate::session::{Cookies, LoginState, Session, SessionError};
+use crate::state::{Gateway, Shared};
+
+/// The gateway's own reason codes (DESIGN.md), beside the engine's.
+pub mod reason {
+    /// RelayState too long, or a login state that is not ours.
+    pub const RELAY_STATE_INVALID: &str = "relay_state_invalid";
+    /// A verified value that cannot go into a header.
+    pub const INVALID_ATTRIBUTE_VALUE: &str = "invalid_attribute_value";
+    /// A route's attribute rule failed.
+    pub const ACCESS_DENIED: &str = "access_denied";
+    /// The replay store could not answer.
+    pub const STORE_UNAVAILABLE: &str = "store_unavailable";
+    /// The session outgrew the cookie budget.
+    pub const SESSION_TOO_LARGE: &str = "session_too_large";
+}
+
+/// The answer of the ACS.
+#[derive(Debug)]
+pub enum AcsOutcome {
+    /// 303 to `location` with these `Set-Cookie` values.
+    Accepted {
+        /// Where the browser goes next.
+        location: String,
+        /// Session cookies and the cleared login-state cookie.
+        set_cookies: Vec<String>,
+        /// The configured IdP name.
+        idp: String,
+        /// NameID, for the log line when configured.
+        name_id: String,
+    },
+    /// An error page.
+    Rejected {
+        /// HTTP status.
+        status: u16,
+        /// Reason code (metric label, log field, page).
+        reason: String,
+        /// For the log only: never shown to the client.
+        detail: String,
+        /// The IdP, when known.
+        idp: Option<String>,
+        /// Cookies to clear (a used login state).
+        set_cookies: Vec<String>,
+    },
+}
+
+fn rejected(
+    status: u16,
+    reason: &str,
+    detail: impl Into<String>,
+    idp: Option<String>,
+) -> AcsOutcome {
+    AcsOutcome::Rejected {
+        status,
+        reason: reason.to_owned(),
+        detail: detail.into(),
+        idp,
+        set_cookies: Vec::new(),
+    }
+}
+
+/// The status of an engine rejection: input that could not be read is the
+/// client's error (400); everything else failed verification (403).
+fn status_for(reason: Reason) -> u16 {
+    match reason {
+        Reason::MalformedInput | Reason::MalformedXml | Reason::ForbiddenDtd => 400,
+        Reason::TooLarge => 413,
+        _ => 403,
+    }
+}
+
+/// SAML caps RelayState at 80 bytes (bindings §3.4.3).
+pub const MAX_RELAY_STATE: usize = 80;
+
+/// Handles an ACS POST body (`application/x-www-form-urlencoded`).
+pub fn consume(gateway: &Gateway, shared: &Shared, body: &[u8], cookies: &Cookies) -> AcsOutcome {
+    let mut saml_response = None;
+    let mut relay_state = None;
+    for (k, v) in form_urlencoded::parse(body) {
+        match k.as_ref() {
+            "SAMLResponse" if saml_response.is_none() => saml_response = Some(v.into_owned()),
+            "RelayState" if relay_state.is_none() => relay_state = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    let Some(saml_response) = saml_response else {
+        return rejected(400, "malformed_input", "no SAMLResponse form field", None);
+    };
+    if relay_state
+        .as_ref()
+        .is_some_and(|r| r.len() > MAX_RELAY_STATE)
+    {
+        return rejected(
+            400,
+            reason::RELAY_STATE_INVALID,
+            "RelayState longer than 80 bytes",
+            None,
+        );
+    }
+    let limits = Limits::default();
+    let xml = match decode_input(saml_response.as_bytes(), limits.max_document_bytes) {
+        Ok(xml) => xml,
+        Err(e) => {
+            return rejected(
+                status_for(e.reason()),
+                e.reason().as_str(),
+                e.to_string(),
+                None,
+            )
+        }
+    };
+
+    let now = shared.clock.now();
+    let now_s = now.unix_millis() / 1000;
+    let login = relay_state.as_deref().and_then(|rs| {
+        gateway
+            .cookies
+            .read_login(&gateway.ring, cookies, rs, now_s)
+    });
+    let clear_login: Vec<String> = match (&login, &relay_state) {
+        (Some(_), Some(rs)) => vec![gateway.cookies.clear_login(rs)],
+        _ => Vec::new(),
+    };
+
+    let trust = gateway.trust();
+    let validator = Validator {
+        trust: &trust,
+        sp_entity_id: Some(&gateway.config.sp.entity_id),
+        acs_url: Some(&gateway.acs_url),
+        in_response_to: login.as_ref().map(|l| l.request_id.as_str()),
+        clock: shared.clock.as_ref(),
+        clock_skew_seconds: gateway.config.sp.clock_skew_seconds,
+        algorithms: gateway.algorithms,
+        decryption_keys: &gateway.decryption_keys,
+        decryption: DecryptionPolicy::default(),
+        limits,
+        replay: Some(&shared.replay),
+    };
+    let started = MonoInstant::now();
+    let result = validator.validate(&xml);
+    shared
+        .metrics
+        .acs_validation_seconds
+        .observe(started.elapsed().as_secs_f64());
+    let with_cookies = |mut outcome: AcsOutcome| {
+        if let AcsOutcome::Rejected { set_cookies, .. } = &mut outcome {
+            set_cookies.extend(clear_login.iter().cloned());
+        }
+        outcome
+    };
+    let assertion = match result {
+        Ok(a) => a,
+        Err(e) => {
+            // The engine reports an unreachable store as `replayed` (fail
+            // closed, within the verify contract); the gateway names it.
+            let store_down = e.to_string().contains("replay store unavailable");
+            if e.reason() == Reason::Replayed && !store_down {
+                shared.metrics.replay_rejections.inc();
+            }
+            let reason = if store_down {
+                reason::STORE_UNAVAILABLE
+            } else {
+                e.reason().as_str()
+            };
+            return with_cookies(rejected(
+                status_for(e.reason()),
+                reason,
+                e.to_string(),
+                None,
+            ));
+        }
+    };
+    let Some(idp) = gateway.idp_for_issuer(assertion.issuer()) else {
+        return with_cookies(rejected(
+            403,
+            "unknown_issuer",
+            "issuer is not a configured IdP",
+            None,
+        ));
+    };
+    let idp_name = idp.config.name.clone();
+    let fail = |status: u16, reason: &str, detail: &str| {
+        with_cookies(rejected(status, reason, detail, Some(idp_name.clone())))
+    };
+
+    match &login {
+        Some(state) if state.idp != idp_name => {
+            return fail(
+                403,
+                "issuer_mismatch",
+                "the Response comes from another IdP than the one the login was sent to",
+            );
+        }
+        None if !idp.config.allow_idp_initiated => {
+            return fail(
+                403,
+                "in_response_to_mismatch",
+                "no login in progress for this RelayState in this browser, and IdP-initiated login is not allowed for this IdP",
+            );
+        }
+        _ => {}
+    }
+
+    let skew = gateway.config.sp.clock_skew_seconds;
+    let oldest = now.plus_seconds(-(gateway.config.sp.max_response_age_seconds + skew));
+    match assertion.issue_instant() {
+        Some(t) if t >= oldest => {}
+        _ => {
+            return fail(
+                403,
+                "expired",
+                "the assertion's IssueInstant is older than sp.max_response_age_seconds",
+            )
+        }
+    }
+
+    let mut expires = now_s + gateway.config.session.lifetime_seconds;
+    if let Some(limit) = assertion.session_not_on_or_after() {
+        expires = expires.min(limit.unix_millis() / 1000);
+    }
+    if expires <= now_s {
+        return fail(403, "expired", "SessionNotOnOrAfter has passed");
+    }
+    let session = Session {
+        idp: idp_name.clone(),
+        issuer: assertion.issuer().to_owned(),
+        name_id: assertion.name_id().to_owned(),
+        name_id_format: assertion.name_id_format().map(str::to_owned),
+        session_index: assertion.session_index().map(str::to_owned),
+        attributes: assertion.attributes().to_vec(),
+        issued: now_s,
+        expires,
+    };
+    let mut set_cookies =
+        match gateway
+            .cookies
+            .session_cookies(&gateway.ring, &session, expires - now_s)
+        {
+            Ok(c) => c,
+            Err(e @ SessionError::TooLarge { .. }) => {
+                shared.metrics.sessions_too_large.inc();
+                return fail(400, reason::SESSION_TOO_LARGE, &e.to_string());
+            }
+            Err(e) => return fail(500, "internal", &e.to_string()),
+        };
+    set_cookies.extend(clear_login);
+    let location = match &login {
+        Some(state) => state.return_to.clone(),
+        None => safe_return_to(gateway, relay_state.as_deref()),
+    };
+    shared
+        .metrics
+        .sessions_issued
+        .with_label_values(&[&idp_name])
+        .inc();
+    AcsOutcome::Accepted {
+        location,
+        set_cookies,
+        idp: idp_name,
+        name_id: session.name_id,
+    }
+}
+
+/// The target of an unsolicited Response's RelayState: a local path, or an
+/// absolute URL on a configured host (reduced to its path); anything else
+/// (another host, `//host`, `\`, a scheme) is ignored for `/`.
+pub fn safe_return_to(gateway: &Gateway, relay_state: Option<&str>) -> String {
+    let Some(rs) = relay_state else {
+        return "/".into();
+    };
+    if rs.chars().any(|c| c.is_control() || c == '\\') {
+        return "/".into();
+    }
+    if rs.starts_with('/') && !rs.starts_with("//") {
+        return rs.to_owned();
+    }
+    for scheme in ["https://", "http://"] {
+        if let Some(rest) = rs.strip_prefix(scheme) {
+            let (authority, path) = match rest.find(['/', '?', '#']) {
+                Some(i) => rest.split_at(i),
+                None => (rest, "/"),
+            };
+            let host = authority.split(':').next().unwrap_or(authority);
+            if !authority.contains('@')
+                && gateway.hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+            {
+                return if path.starts_with('/') {
+                    path.to_owned()
+                } else {
+                    format!("/{path}")
+                };
+            }
+        }
+    }
+    "/".into()
+}
+
+/// Random hex, for request IDs and RelayState tokens.
+pub fn random_hex(bytes: usize) -> String {
+    let mut raw = vec![0u8; bytes];
+    if rand_bytes(&mut raw).is_err() {
+        // openssl's CSPRNG does not fail once seeded; should it, an
+        // all-zero token would be guessable, so take the time instead of
+        // nothing and let the signature/sealing carry the security.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        for (i, b) in raw.iter_mut().enumerate() {
+            *b = (t >> ((i % 16) * 8)) as u8;
+        }
+    }
+    raw.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// How a login starts: a redirect URL or a POST form, plus the login-state
+/// cookie.
+#[derive(Debug)]
+pub enum LoginStart {
+    /// 302 to this URL.
+    Redirect(String, String),
+    /// 200 with this auto-submitting form.
+    PostForm(String, String),
+}
+
+/// Why a login cannot start.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct LoginError(pub String);
+
+/// Builds the AuthnRequest for `idp` and binds it to the browser.
+pub fn start_login(
+    gateway: &Gateway,
+    shared: &Shared,
+    idp_name: &str,
+    entity: &IdpEntity,
+    return_to: &str,
+) -> Result<LoginStart, LoginError> {
+    let idp = gateway
+        .idp_named(idp_name)
+        .ok_or_else(|| LoginError(format!("no IdP {idp_name}")))?;
+    let post = idp.config.authn_request_binding == "post";
+    let binding = if post {
+        samlgate_saml::BINDING_HTTP_POST
+    } else {
+        BINDING_HTTP_REDIRECT
+    };
+    let sso: &Endpoint = IdpEntity::endpoint(&entity.sso, binding).ok_or_else(|| {
+        LoginError(format!(
+            "the IdP metadata has no SingleSignOnService for {binding}"
+        ))
+    })?;
+    let now = shared.clock.now();
+    let request_id = format!("_{}", random_hex(20));
+    let relay_state = random_hex(16);
+    let acs = match idp.config.acs_index {
+        Some(i) => AcsTarget::Index(i),
+        None => AcsTarget::Url(&gateway.acs_url),
+    };
+    let request = AuthnRequest {
+        id: &request_id,
+        issue_instant: now,
+        destination: &sso.location,
+        issuer: &gateway.config.sp.entity_id,
+        acs,
+        name_id_format: idp.config.name_id_format.as_deref(),
+        force_authn: idp.config.force_authn,
+    };
+    let lifetime = gateway.config.session.login_lifetime_seconds;
+    let state = LoginState {
+        request_id: request_id.clone(),
+        return_to: return_to.to_owned(),
+        idp: idp_name.to_owned(),
+        expires: now.unix_millis() / 1000 + lifetime,
+    };
+    let cookie = gateway
+        .cookies
+        .login_cookie(&gateway.ring, &relay_state, &state, lifetime)
+        .map_err(|e| LoginError(e.to_string()))?;
+    let key = gateway.signing_key.as_ref();
+    shared
+        .metrics
+        .login_redirects
+        .with_label_values(&[idp_name])
+        .inc();
+    if post {
+        let form = request
+            .post_form(Some(&relay_state), key)
+            .map_err(|e| LoginError(e.to_string()))?;
+        Ok(LoginStart::PostForm(form, cookie))
+    } else {
+        let url = request
+            .redirect_url(Some(&relay_state), key)
+            .map_err(|e| LoginError(e.to_string()))?;
+        Ok(LoginStart::Redirect(url, cookie))
+    }
+}

@@ -1,0 +1,213 @@
+//! `samlgate demo`: the gateway, a demo IdP and an echo backend in one
+//! process, on loopback, with nothing written to disk. The gateway runs
+//! exactly as in production: it fetches the IdP's metadata over HTTP, sends
+//! real AuthnRequests and verifies real signed assertions.
+
+pub mod echo;
+pub mod idp;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use base64::Engine;
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+
+use crate::config::Config;
+use crate::server::{init_logging, Control, ReloadSource, StartError};
+use crate::state::BuildOptions;
+
+/// Ports of the demo (all on 127.0.0.1).
+#[derive(Debug, Clone, Copy)]
+pub struct DemoPorts {
+    /// The gateway (what the browser opens).
+    pub gateway: u16,
+    /// The admin listener.
+    pub admin: u16,
+    /// The demo IdP.
+    pub idp: u16,
+    /// The echo backend.
+    pub backend: u16,
+}
+
+impl Default for DemoPorts {
+    fn default() -> Self {
+        DemoPorts {
+            gateway: 8080,
+            admin: 9090,
+            idp: 8081,
+            backend: 8082,
+        }
+    }
+}
+
+/// Serves `handler` over HTTP/1.1 on `listener` (on the current tokio
+/// runtime) and returns the bound address.
+pub(crate) fn serve<F, Fut>(
+    listener: std::net::TcpListener,
+    handler: F,
+) -> Result<SocketAddr, String>
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send + 'static,
+{
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let handler = handler.clone();
+            tokio::spawn(async move {
+                let service = service_fn(handler);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(addr)
+}
+
+pub(crate) fn html(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
+    let page = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>samlgate demo</title>\
+<style>body{{font-family:sans-serif;max-width:50em;margin:3em auto;color:#222}}\
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:left}}\
+.error{{color:#b00}}.identity{{background:#eef8ee}}</style></head><body>{body}</body></html>"
+    );
+    let mut resp = Response::new(Full::new(Bytes::from(page)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    resp
+}
+
+/// The demo's gateway configuration (TOML, so it reads like a real one).
+pub fn demo_config(ports: DemoPorts, session_key_b64: &str) -> String {
+    format!(
+        r#"# samlgate demo: generated in memory
+[server]
+listen = ["127.0.0.1:{gw}"]
+admin_listen = "127.0.0.1:{admin}"
+threads = 2
+log_name_id = true
+
+[sp]
+entity_id = "http://127.0.0.1:{gw}/saml/metadata"
+base_url = "http://127.0.0.1:{gw}"
+
+[[idp]]
+name = "demo"
+display_name = "samlgate demo IdP"
+metadata_url = "http://127.0.0.1:{idp}/metadata"
+refresh_interval_seconds = 3600
+
+[[route]]
+path_prefix = "/"
+upstreams = ["127.0.0.1:{backend}"]
+policy = "sso"
+
+[[route]]
+path_prefix = "/public"
+upstreams = ["127.0.0.1:{backend}"]
+policy = "public"
+
+[[route]]
+path_prefix = "/admin"
+upstreams = ["127.0.0.1:{backend}"]
+policy = "sso"
+require = [{{ attribute = "groups", contains = "admins" }}]
+
+[headers]
+separator = ";"
+inject = [
+  {{ name = "X-Remote-User", from = "name_id" }},
+  {{ name = "X-Remote-Idp", from = "idp" }},
+  {{ name = "X-Remote-Email", from = "attribute:email" }},
+  {{ name = "X-Remote-Name", from = "attribute:displayName" }},
+  {{ name = "X-Remote-Groups", from = "attribute:groups" }},
+]
+
+[session]
+keys = ["{session_key_b64}"]
+lifetime_seconds = 3600
+"#,
+        gw = ports.gateway,
+        admin = ports.admin,
+        idp = ports.idp,
+        backend = ports.backend,
+    )
+}
+
+fn bind(port: u16, what: &str) -> Result<std::net::TcpListener, StartError> {
+    std::net::TcpListener::bind(("127.0.0.1", port))
+        .map_err(|e| StartError::Other(format!("{what}: cannot listen on 127.0.0.1:{port}: {e}")))
+}
+
+/// Runs the demo until the process is stopped.
+pub fn run(ports: DemoPorts) -> Result<(), StartError> {
+    init_logging("text");
+    let mut key = [0u8; 32];
+    openssl::rand::rand_bytes(&mut key).map_err(|e| StartError::Other(e.to_string()))?;
+    let key_b64 = base64::engine::general_purpose::STANDARD.encode(key);
+    let config = Config::from_toml(&demo_config(ports, &key_b64))?;
+
+    // The IdP and backend listen before the gateway builds, so that the
+    // gateway's first metadata fetch finds the IdP.
+    let idp_listener = bind(ports.idp, "demo IdP")?;
+    let backend_listener = bind(ports.backend, "echo backend")?;
+    let gateway_url = format!("http://127.0.0.1:{}", ports.gateway);
+    let idp = Arc::new(
+        idp::DemoIdp::new(
+            &format!("http://127.0.0.1:{}", ports.idp),
+            &config.sp.entity_id,
+            &format!("{gateway_url}{}", config.sp.acs_path),
+        )
+        .map_err(StartError::Other)?,
+    );
+    let helpers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("samlgate-demo")
+        .enable_all()
+        .build()
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    {
+        let _guard = helpers.enter();
+        idp.serve(idp_listener).map_err(StartError::Other)?;
+        echo::serve(backend_listener).map_err(StartError::Other)?;
+    }
+    std::thread::Builder::new()
+        .name("samlgate-demo".into())
+        .spawn(move || helpers.block_on(std::future::pending::<()>()))
+        .map_err(|e| StartError::Other(e.to_string()))?;
+
+    let control = Control::start(
+        config,
+        ReloadSource {
+            path: None,
+            options: BuildOptions::default(),
+        },
+    )?;
+    println!(
+        "\nsamlgate demo is running.\n\n  Open            {gateway_url}/\n  \
+Sign in as      alice / alice  (groups staff;admins)  or  bob / bob  (staff)\n  \
+Admin-only page {gateway_url}/admin/  (alice only: route rule groups contains admins)\n  \
+Public page     {gateway_url}/public/  (no login; spoofed identity headers are stripped)\n  \
+Metrics         http://127.0.0.1:{}/metrics\n  \
+SP metadata     {gateway_url}/saml/metadata\n  \
+Demo IdP        http://127.0.0.1:{}/ (metadata at /metadata)\n\nStop with Ctrl-C.\n",
+        ports.admin, ports.idp
+    );
+    control.serve()
+}

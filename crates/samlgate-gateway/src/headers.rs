@@ -1,0 +1,213 @@
+//! Identity headers: what is stripped from every client request, and what
+//! is injected from a verified session.
+//!
+//! Backends fold header names: CGI, PHP and many frameworks turn
+//! `X-Remote-User`, `x_remote_user` and `X-REMOTE_USER` into the same
+//! `HTTP_X_REMOTE_USER`. A client must not be able to slip a spelling past
+//! the strip list, so names are compared after folding case and `_` → `-`.
+
+use std::collections::HashSet;
+
+use crate::config::{HeadersConfig, DEFAULT_STRIPPED_HEADERS};
+use crate::session::Session;
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) a proxy does not forward, besides
+/// those named by `Connection`. `Transfer-Encoding` and `Upgrade` are left
+/// to pingora, which owns message framing.
+pub const HOP_BY_HOP: [&str; 5] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+];
+
+/// The folded form of a header name: lower case, `_` as `-`.
+pub fn fold(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            '_' => '-',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+/// Where an injected header's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The NameID.
+    NameId,
+    /// The NameID Format.
+    NameIdFormat,
+    /// The configured IdP name.
+    Idp,
+    /// The SessionIndex.
+    SessionIndex,
+    /// An attribute, values joined by the separator.
+    Attribute(String),
+}
+
+/// The compiled header policy.
+#[derive(Debug, Clone)]
+pub struct HeaderPolicy {
+    strip_folded: HashSet<String>,
+    inject: Vec<(http::HeaderName, Source)>,
+    separator: String,
+}
+
+/// A verified value that cannot be put in a header (CR, LF, NUL, or a
+/// byte HTTP refuses): the request is refused, never half-injected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the value for header {header} contains a character that cannot be sent in a header")]
+pub struct InvalidValue {
+    /// The header concerned.
+    pub header: String,
+}
+
+impl HeaderPolicy {
+    /// Compiles the configuration (already validated).
+    pub fn new(config: &HeadersConfig) -> Result<Self, String> {
+        let mut strip_folded: HashSet<String> =
+            DEFAULT_STRIPPED_HEADERS.iter().map(|h| fold(h)).collect();
+        strip_folded.extend(config.strip.iter().map(|h| fold(h)));
+        let mut inject = Vec::new();
+        for m in &config.inject {
+            strip_folded.insert(fold(&m.name));
+            let name = http::HeaderName::from_bytes(m.name.as_bytes())
+                .map_err(|e| format!("header {}: {e}", m.name))?;
+            let source = match m.from.as_str() {
+                "name_id" => Source::NameId,
+                "name_id_format" => Source::NameIdFormat,
+                "idp" => Source::Idp,
+                "session_index" => Source::SessionIndex,
+                other => match other.strip_prefix("attribute:") {
+                    Some(a) => Source::Attribute(a.to_owned()),
+                    None => return Err(format!("header {}: unknown source {other}", m.name)),
+                },
+            };
+            inject.push((name, source));
+        }
+        Ok(HeaderPolicy {
+            strip_folded,
+            inject,
+            separator: config.separator.clone(),
+        })
+    }
+
+    /// True when a client-sent header of this name must be removed.
+    pub fn must_strip(&self, name: &str) -> bool {
+        self.strip_folded.contains(&fold(name))
+    }
+
+    /// The client header names (as sent) to remove from `names`.
+    pub fn to_strip<'n>(&self, names: impl Iterator<Item = &'n str>) -> Vec<String> {
+        names
+            .filter(|n| self.must_strip(n))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The headers to inject for `session`. Absent values inject nothing
+    /// (the header stays stripped, so the backend never sees a client's).
+    pub fn values(
+        &self,
+        session: &Session,
+    ) -> Result<Vec<(http::HeaderName, String)>, InvalidValue> {
+        let mut out = Vec::with_capacity(self.inject.len());
+        for (name, source) in &self.inject {
+            let value = match source {
+                Source::NameId => Some(session.name_id.clone()),
+                Source::NameIdFormat => session.name_id_format.clone(),
+                Source::Idp => Some(session.idp.clone()),
+                Source::SessionIndex => session.session_index.clone(),
+                Source::Attribute(a) => session.attribute(a).map(|v| v.join(&self.separator)),
+            };
+            let Some(value) = value else { continue };
+            if !value
+                .bytes()
+                .all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+            {
+                return Err(InvalidValue {
+                    header: name.to_string(),
+                });
+            }
+            out.push((name.clone(), value));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::HeaderMapping;
+
+    fn policy() -> HeaderPolicy {
+        HeaderPolicy::new(&HeadersConfig {
+            separator: ";".into(),
+            strip: vec!["X-Secret-Role".into()],
+            inject: vec![
+                HeaderMapping {
+                    name: "X-Remote-User".into(),
+                    from: "name_id".into(),
+                },
+                HeaderMapping {
+                    name: "X-Groups".into(),
+                    from: "attribute:groups".into(),
+                },
+            ],
+        })
+        .unwrap()
+    }
+
+    fn session(groups: &[&str]) -> Session {
+        Session {
+            idp: "corp".into(),
+            issuer: "https://idp".into(),
+            name_id: "alice".into(),
+            name_id_format: None,
+            session_index: None,
+            attributes: vec![(
+                "groups".into(),
+                groups.iter().map(|g| (*g).into()).collect(),
+            )],
+            issued: 0,
+            expires: 10,
+        }
+    }
+
+    #[test]
+    fn every_spelling_is_stripped() {
+        let p = policy();
+        for name in [
+            "X-Remote-User",
+            "x-remote-user",
+            "X_REMOTE_USER",
+            "x_Remote-user",
+            "Remote-User",
+            "REMOTE_USER",
+            "X-Forwarded-User",
+            "x_forwarded_user",
+            "X-Groups",
+            "x_groups",
+            "x-secret-role",
+        ] {
+            assert!(p.must_strip(name), "{name}");
+        }
+        for name in ["X-Remote-Users", "Cookie", "Accept", "X-Remote"] {
+            assert!(!p.must_strip(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn values_are_joined_and_control_characters_refused() {
+        let p = policy();
+        let v = p.values(&session(&["admins", "staff"])).unwrap();
+        assert_eq!(v[0].1, "alice");
+        assert_eq!(v[1].1, "admins;staff");
+        for bad in ["a\r\nX-Injected: 1", "a\nb", "a\0b", "a\x7fb"] {
+            assert!(p.values(&session(&[bad])).is_err(), "{bad:?}");
+        }
+        assert!(p.values(&session(&["Zoë", "tab\there"])).is_ok());
+    }
+}

@@ -1,0 +1,200 @@
+//! Prometheus metrics: `samlgate_` prefix, `_total` counters, `_seconds`
+//! histograms, reason codes as the `reason` label.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Every metric of the gateway, in its own registry.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// Requests by route and status.
+    pub requests: IntCounterVec,
+    /// ACS outcomes by IdP, outcome and reason.
+    pub acs: IntCounterVec,
+    /// Time to validate one Response.
+    pub acs_validation_seconds: Histogram,
+    /// Replayed assertions refused.
+    pub replay_rejections: IntCounter,
+    /// Entries in the replay store.
+    pub replay_store_size: IntGauge,
+    /// Unexpired replay entries evicted because the store was full (each is
+    /// a window in which that assertion could be replayed).
+    pub replay_evictions: IntCounter,
+    /// Sessions issued, by IdP.
+    pub sessions_issued: IntCounterVec,
+    /// Sessions refused because they outgrew the cookie budget.
+    pub sessions_too_large: IntCounter,
+    /// Requests refused before proxying, by reason.
+    pub rejections: IntCounterVec,
+    /// Redirects to an IdP, by IdP.
+    pub login_redirects: IntCounterVec,
+    /// Upstream response header latency by route.
+    pub upstream_seconds: HistogramVec,
+    /// Upstream errors by route and kind.
+    pub upstream_errors: IntCounterVec,
+    /// Seconds since the IdP metadata last loaded, by IdP.
+    pub metadata_age_seconds: IntGaugeVec,
+    /// Failed metadata refreshes by IdP.
+    pub metadata_refresh_failures: IntCounterVec,
+    /// Configuration reloads by outcome.
+    pub config_reloads: IntCounterVec,
+    /// Build information (value 1).
+    pub build_info: IntGaugeVec,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics(..)")
+    }
+}
+
+fn counter_vec(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<IntCounterVec> {
+    let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+    r.register(Box::new(c.clone()))?;
+    Ok(c)
+}
+
+fn gauge_vec(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<IntGaugeVec> {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels)?;
+    r.register(Box::new(g.clone()))?;
+    Ok(g)
+}
+
+/// Latency buckets from 50 µs (a validation) to 30 s (a slow backend).
+const BUCKETS: [f64; 16] = [
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    5.0, 30.0,
+];
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> prometheus::Result<Self> {
+        let r = Registry::new();
+        let acs_validation_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "samlgate_acs_validation_seconds",
+                "Time to validate one SAML Response (decode, verify, checks, replay)",
+            )
+            .buckets(BUCKETS.to_vec()),
+        )?;
+        r.register(Box::new(acs_validation_seconds.clone()))?;
+        let upstream_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "samlgate_upstream_seconds",
+                "Time from sending a request upstream to its response header",
+            )
+            .buckets(BUCKETS.to_vec()),
+            &["route"],
+        )?;
+        r.register(Box::new(upstream_seconds.clone()))?;
+        let replay_rejections = IntCounter::new(
+            "samlgate_replay_rejections_total",
+            "Assertions refused because they were already used",
+        )?;
+        r.register(Box::new(replay_rejections.clone()))?;
+        let replay_store_size = IntGauge::new(
+            "samlgate_replay_store_entries",
+            "Entries in the replay store",
+        )?;
+        r.register(Box::new(replay_store_size.clone()))?;
+        let replay_evictions = IntCounter::new(
+            "samlgate_replay_store_evictions_total",
+            "Unexpired replay entries evicted because the store was full",
+        )?;
+        r.register(Box::new(replay_evictions.clone()))?;
+        let sessions_too_large = IntCounter::new(
+            "samlgate_sessions_too_large_total",
+            "Logins refused because the session outgrew session.max_cookie_bytes",
+        )?;
+        r.register(Box::new(sessions_too_large.clone()))?;
+        let m = Metrics {
+            requests: counter_vec(
+                &r,
+                "samlgate_requests_total",
+                "Requests by route and response status",
+                &["route", "status"],
+            )?,
+            acs: counter_vec(
+                &r,
+                "samlgate_acs_total",
+                "ACS outcomes by IdP, outcome (accepted/rejected) and reason",
+                &["idp", "outcome", "reason"],
+            )?,
+            acs_validation_seconds,
+            replay_rejections,
+            replay_store_size,
+            replay_evictions,
+            sessions_issued: counter_vec(
+                &r,
+                "samlgate_sessions_issued_total",
+                "Sessions issued by IdP",
+                &["idp"],
+            )?,
+            sessions_too_large,
+            rejections: counter_vec(
+                &r,
+                "samlgate_rejections_total",
+                "Requests refused by the gateway, by reason",
+                &["reason"],
+            )?,
+            login_redirects: counter_vec(
+                &r,
+                "samlgate_login_redirects_total",
+                "Browsers sent to an IdP with an AuthnRequest",
+                &["idp"],
+            )?,
+            upstream_seconds,
+            upstream_errors: counter_vec(
+                &r,
+                "samlgate_upstream_errors_total",
+                "Upstream failures by route and kind (connect, timeout, other)",
+                &["route", "kind"],
+            )?,
+            metadata_age_seconds: gauge_vec(
+                &r,
+                "samlgate_idp_metadata_age_seconds",
+                "Seconds since the IdP metadata was last loaded successfully",
+                &["idp"],
+            )?,
+            metadata_refresh_failures: counter_vec(
+                &r,
+                "samlgate_idp_metadata_refresh_failures_total",
+                "Failed IdP metadata refreshes (the last good copy stays in use)",
+                &["idp"],
+            )?,
+            config_reloads: counter_vec(
+                &r,
+                "samlgate_config_reloads_total",
+                "Configuration reloads (SIGHUP) by outcome",
+                &["outcome"],
+            )?,
+            build_info: gauge_vec(&r, "samlgate_build_info", "Build information", &["version"])?,
+            registry: r,
+        };
+        m.build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        Ok(m)
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Encoding into a Vec cannot fail for well-formed families.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        out
+    }
+}

@@ -1,0 +1,387 @@
+//! The browser session and the login state, as sealed cookies.
+//!
+//! A session is JSON, deflated, sealed (AES-256-GCM), then split across
+//! numbered cookies when it outgrows one (Entra and ADFS group claims run
+//! to kilobytes; browsers keep ~4 KB per cookie). No server-side store is
+//! needed to read it, so any replica serves any browser.
+
+use std::io::{Read, Write};
+
+use flate2::read::DeflateDecoder;
+use flate2::write::DeflateEncoder;
+use flate2::Compression;
+use serde::{Deserialize, Serialize};
+
+use crate::seal::KeyRing;
+
+/// Bytes of sealed text per cookie (name and attributes fit in the rest of
+/// the browsers' 4096-byte budget).
+const CHUNK: usize = 3800;
+/// Largest decompressed session accepted (a bound on inflate output).
+const MAX_PLAINTEXT: u64 = 1024 * 1024;
+
+/// What a verified assertion leaves in the browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// The configured IdP name.
+    #[serde(rename = "i")]
+    pub idp: String,
+    /// The IdP entity ID (Issuer).
+    #[serde(rename = "e")]
+    pub issuer: String,
+    /// NameID.
+    #[serde(rename = "n")]
+    pub name_id: String,
+    /// NameID Format.
+    #[serde(rename = "f", default, skip_serializing_if = "Option::is_none")]
+    pub name_id_format: Option<String>,
+    /// AuthnStatement SessionIndex (for logout).
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
+    pub session_index: Option<String>,
+    /// Attributes, values in order.
+    #[serde(rename = "a", default)]
+    pub attributes: Vec<(String, Vec<String>)>,
+    /// Unix seconds: issued.
+    #[serde(rename = "t")]
+    pub issued: i64,
+    /// Unix seconds: no longer valid from then.
+    #[serde(rename = "x")]
+    pub expires: i64,
+}
+
+impl Session {
+    /// The values of attribute `name`.
+    pub fn attribute(&self, name: &str) -> Option<&[String]> {
+        self.attributes
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+}
+
+/// The SP-initiated login in flight: bound to the browser by a short-lived
+/// sealed cookie named after the RelayState token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginState {
+    /// The AuthnRequest ID: the expected InResponseTo.
+    pub request_id: String,
+    /// Where to go after the ACS (a path on a configured host).
+    pub return_to: String,
+    /// The configured IdP name.
+    pub idp: String,
+    /// Unix seconds.
+    pub expires: i64,
+}
+
+/// Why a session could not be written.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SessionError {
+    /// Past the configured cookie budget.
+    #[error("the session needs {needed} bytes of cookies, more than the configured {limit}")]
+    TooLarge {
+        /// Sealed size.
+        needed: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Sealing or encoding failed.
+    #[error("cannot seal the session: {0}")]
+    Seal(String),
+}
+
+/// The cookies' names and flags.
+#[derive(Debug, Clone)]
+pub struct CookieSettings {
+    /// The session cookie's name (chunks: `name_1`, `name_2`, ...).
+    pub name: String,
+    /// Largest sealed session, all chunks together.
+    pub max_bytes: usize,
+    /// Add `Secure` (TLS listeners, or an https base URL).
+    pub secure: bool,
+}
+
+impl CookieSettings {
+    fn max_chunks(&self) -> usize {
+        self.max_bytes.div_ceil(CHUNK) + 1
+    }
+
+    /// `Set-Cookie` values for `session`, valid for `max_age` seconds.
+    pub fn session_cookies(
+        &self,
+        ring: &KeyRing,
+        session: &Session,
+        max_age: i64,
+    ) -> Result<Vec<String>, SessionError> {
+        let json = serde_json::to_vec(session).map_err(|e| SessionError::Seal(e.to_string()))?;
+        let mut enc = DeflateEncoder::new(Vec::new(), Compression::fast());
+        enc.write_all(&json)
+            .map_err(|e| SessionError::Seal(e.to_string()))?;
+        let deflated = enc
+            .finish()
+            .map_err(|e| SessionError::Seal(e.to_string()))?;
+        let sealed = ring
+            .seal("session", &deflated)
+            .map_err(|e| SessionError::Seal(e.to_string()))?;
+        if sealed.len() > self.max_bytes {
+            return Err(SessionError::TooLarge {
+                needed: sealed.len(),
+                limit: self.max_bytes,
+            });
+        }
+        let chunks: Vec<&str> = sealed
+            .as_bytes()
+            .chunks(CHUNK)
+            .map(|c| std::str::from_utf8(c).unwrap_or_default())
+            .collect();
+        let attrs = self.attributes("Lax", max_age);
+        let mut out = Vec::new();
+        for (i, chunk) in chunks.iter().enumerate() {
+            let value = if i == 0 {
+                format!("{}.{chunk}", chunks.len())
+            } else {
+                (*chunk).to_owned()
+            };
+            out.push(format!("{}={value}; {attrs}", self.chunk_name(i)));
+        }
+        // A smaller session than the last one: clear the chunks it left.
+        for i in chunks.len()..self.max_chunks() {
+            out.push(self.clear(&self.chunk_name(i), "Lax"));
+        }
+        Ok(out)
+    }
+
+    /// `Set-Cookie` values that end the session.
+    pub fn clear_session(&self) -> Vec<String> {
+        (0..self.max_chunks())
+            .map(|i| self.clear(&self.chunk_name(i), "Lax"))
+            .collect()
+    }
+
+    /// The session carried by a `Cookie` header, if it opens, parses and
+    /// has not expired at `now`.
+    pub fn read_session(&self, ring: &KeyRing, cookies: &Cookies, now: i64) -> Option<Session> {
+        let first = cookies.get(&self.name)?;
+        let (count, data) = first.split_once('.')?;
+        let count: usize = count.parse().ok()?;
+        if count == 0 || count > self.max_chunks() {
+            return None;
+        }
+        let mut sealed = String::with_capacity(count * CHUNK);
+        sealed.push_str(data);
+        for i in 1..count {
+            sealed.push_str(cookies.get(&self.chunk_name(i))?);
+        }
+        let deflated = ring.open("session", &sealed)?;
+        let mut json = Vec::new();
+        DeflateDecoder::new(deflated.as_slice())
+            .take(MAX_PLAINTEXT)
+            .read_to_end(&mut json)
+            .ok()?;
+        let session: Session = serde_json::from_slice(&json).ok()?;
+        (session.expires > now).then_some(session)
+    }
+
+    /// The login-state cookie's name for a RelayState token.
+    pub fn login_cookie_name(&self, relay_state: &str) -> String {
+        format!("{}_login_{relay_state}", self.name)
+    }
+
+    /// A `Set-Cookie` for the login state. `SameSite=None` (with `Secure`)
+    /// because the ACS POST comes from the IdP's site: a Lax cookie would
+    /// not be sent with it. Over plain HTTP browsers refuse `None` without
+    /// `Secure`, so there it is Lax (same-site IdPs only: the demo).
+    pub fn login_cookie(
+        &self,
+        ring: &KeyRing,
+        relay_state: &str,
+        state: &LoginState,
+        max_age: i64,
+    ) -> Result<String, SessionError> {
+        let json = serde_json::to_vec(state).map_err(|e| SessionError::Seal(e.to_string()))?;
+        let sealed = ring
+            .seal("login", &json)
+            .map_err(|e| SessionError::Seal(e.to_string()))?;
+        let same_site = if self.secure { "None" } else { "Lax" };
+        Ok(format!(
+            "{}={sealed}; {}",
+            self.login_cookie_name(relay_state),
+            self.attributes(same_site, max_age)
+        ))
+    }
+
+    /// The login state of `relay_state`, if its cookie opens and is fresh.
+    pub fn read_login(
+        &self,
+        ring: &KeyRing,
+        cookies: &Cookies,
+        relay_state: &str,
+        now: i64,
+    ) -> Option<LoginState> {
+        let sealed = cookies.get(&self.login_cookie_name(relay_state))?;
+        let json = ring.open("login", sealed)?;
+        let state: LoginState = serde_json::from_slice(&json).ok()?;
+        (state.expires > now).then_some(state)
+    }
+
+    /// Clears a login-state cookie.
+    pub fn clear_login(&self, relay_state: &str) -> String {
+        let same_site = if self.secure { "None" } else { "Lax" };
+        self.clear(&self.login_cookie_name(relay_state), same_site)
+    }
+
+    fn chunk_name(&self, i: usize) -> String {
+        if i == 0 {
+            self.name.clone()
+        } else {
+            format!("{}_{i}", self.name)
+        }
+    }
+
+    fn attributes(&self, same_site: &str, max_age: i64) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!("Path=/; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}")
+    }
+
+    fn clear(&self, name: &str, same_site: &str) -> String {
+        format!("{name}=; {}", self.attributes(same_site, 0))
+    }
+}
+
+/// The cookies of a request (all `Cookie` headers), first value wins.
+#[derive(Debug, Default)]
+pub struct Cookies(Vec<(String, String)>);
+
+impl Cookies {
+    /// Parses `Cookie` header values.
+    pub fn parse<'h>(headers: impl Iterator<Item = &'h [u8]>) -> Self {
+        let mut out = Vec::new();
+        for header in headers {
+            let Ok(text) = std::str::from_utf8(header) else {
+                continue;
+            };
+            for pair in text.split(';') {
+                if let Some((name, value)) = pair.split_once('=') {
+                    out.push((name.trim().to_owned(), value.trim().to_owned()));
+                }
+            }
+        }
+        Cookies(out)
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(max: usize) -> CookieSettings {
+        CookieSettings {
+            name: "sg".into(),
+            max_bytes: max,
+            secure: true,
+        }
+    }
+
+    fn session(groups: usize) -> Session {
+        Session {
+            idp: "corp".into(),
+            issuer: "https://idp.example.test".into(),
+            name_id: "alice@example.test".into(),
+            name_id_format: None,
+            session_index: Some("_s1".into()),
+            attributes: vec![(
+                "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups".into(),
+                (0..groups)
+                    .map(|i| {
+                        // GUID-like group IDs do not compress much.
+                        let h = openssl::sha::sha256(&(i as u64).to_le_bytes());
+                        h.iter().map(|b| format!("{b:02x}")).collect::<String>()
+                    })
+                    .collect(),
+            )],
+            issued: 100,
+            expires: 1000,
+        }
+    }
+
+    fn jar(set_cookies: &[String]) -> Cookies {
+        let header: Vec<String> = set_cookies
+            .iter()
+            .filter_map(|c| c.split(';').next().map(str::to_owned))
+            .collect();
+        let joined = header.join("; ");
+        Cookies::parse(std::iter::once(joined.as_bytes()))
+    }
+
+    #[test]
+    fn large_sessions_split_into_chunks_and_read_back() {
+        let ring = KeyRing::new(&[[3; 32]]).unwrap();
+        let s = settings(16 * 1024);
+        let big = session(150);
+        let cookies = s.session_cookies(&ring, &big, 600).unwrap();
+        let set: Vec<&String> = cookies
+            .iter()
+            .filter(|c| !c.contains("Max-Age=0"))
+            .collect();
+        assert!(set.len() >= 2, "150 groups need several cookies");
+        for c in &cookies {
+            assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Secure"));
+            assert!(c.len() < 4096, "each cookie fits a browser's 4 KB");
+        }
+        assert_eq!(s.read_session(&ring, &jar(&cookies), 500), Some(big));
+        assert_eq!(s.read_session(&ring, &jar(&cookies), 1000), None, "expired");
+    }
+
+    #[test]
+    fn past_the_cap_is_an_error_not_a_cookie() {
+        let ring = KeyRing::new(&[[3; 32]]).unwrap();
+        let err = settings(4096).session_cookies(&ring, &session(200), 600);
+        assert!(matches!(err, Err(SessionError::TooLarge { .. })), "{err:?}");
+    }
+
+    #[test]
+    fn missing_or_swapped_chunks_do_not_open() {
+        let ring = KeyRing::new(&[[3; 32]]).unwrap();
+        let s = settings(16 * 1024);
+        let cookies = s.session_cookies(&ring, &session(150), 600).unwrap();
+        let without_second: Vec<String> = cookies
+            .iter()
+            .filter(|c| !c.starts_with("sg_1="))
+            .cloned()
+            .collect();
+        assert_eq!(s.read_session(&ring, &jar(&without_second), 500), None);
+        let other = s.session_cookies(&ring, &session(151), 600).unwrap();
+        let mixed: Vec<String> = cookies
+            .iter()
+            .filter(|c| !c.starts_with("sg_1="))
+            .chain(other.iter().filter(|c| c.starts_with("sg_1=")))
+            .cloned()
+            .collect();
+        assert_eq!(s.read_session(&ring, &jar(&mixed), 500), None);
+    }
+
+    #[test]
+    fn login_state_is_bound_to_its_relay_state() {
+        let ring = KeyRing::new(&[[4; 32]]).unwrap();
+        let s = settings(16 * 1024);
+        let state = LoginState {
+            request_id: "_r1".into(),
+            return_to: "/app?x=1".into(),
+            idp: "corp".into(),
+            expires: 400,
+        };
+        let c = s.login_cookie(&ring, "tok1", &state, 300).unwrap();
+        assert!(c.contains("SameSite=None") && c.contains("Secure"));
+        let j = jar(&[c]);
+        assert_eq!(s.read_login(&ring, &j, "tok1", 300), Some(state));
+        assert_eq!(s.read_login(&ring, &j, "tok2", 300), None);
+        assert_eq!(s.read_login(&ring, &j, "tok1", 400), None, "expired");
+    }
+}

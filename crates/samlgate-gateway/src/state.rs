@@ -1,0 +1,543 @@
+//! The compiled configuration ([`Gateway`]) and what outlives reloads
+//! ([`Shared`]: metrics, replay store, key cache, the current gateway).
+//!
+//! A request loads the current `Arc<Gateway>` once and uses it to the end,
+//! so a reload (SIGHUP) never mixes two configurations in one request.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use samlgate_dsig::{AlgorithmPolicy, DecryptionKeys, SigningKey, TrustedKeys};
+use samlgate_saml::{AcsEndpoint, Clock, IdpEntity, IdpMetadata, SpMetadata, Trust};
+use tokio::sync::watch;
+
+use crate::config::{Config, ConfigError, ConfigProblem, IdpConfig, RouteConfig};
+use crate::headers::HeaderPolicy;
+use crate::key_cache::FingerprintKeyCache;
+use crate::metadata_feed::{FeedOptions, MetadataFeed, MetadataSource};
+use crate::metrics::Metrics;
+use crate::replay::MemoryReplayStore;
+use crate::seal::{parse_key, KeyRing};
+use crate::session::CookieSettings;
+
+/// One configured IdP with its metadata feed.
+#[derive(Debug)]
+pub struct Idp {
+    /// Its configuration.
+    pub config: IdpConfig,
+    /// Its metadata, refreshed in the background.
+    pub feed: Arc<MetadataFeed>,
+}
+
+impl Idp {
+    /// The entity this IdP stands for in its current metadata: the
+    /// configured `entity_id`, or the only entity.
+    pub fn entity(&self) -> Option<IdpEntity> {
+        let metadata = self.feed.current()?;
+        select_entity(&metadata, self.config.entity_id.as_deref())
+    }
+}
+
+fn select_entity(metadata: &IdpMetadata, entity_id: Option<&str>) -> Option<IdpEntity> {
+    match entity_id {
+        Some(id) => metadata
+            .entities
+            .iter()
+            .find(|e| e.entity_id == id)
+            .cloned(),
+        None if metadata.entities.len() == 1 => metadata.entities.first().cloned(),
+        None => None,
+    }
+}
+
+/// A compiled route.
+#[derive(Debug)]
+pub struct Route {
+    /// Its configuration.
+    pub config: RouteConfig,
+    /// A label for metrics: `host/prefix`.
+    pub label: String,
+    /// Resolved upstream addresses.
+    pub upstreams: Vec<SocketAddr>,
+    next: AtomicUsize,
+}
+
+impl Route {
+    /// The next upstream, round robin.
+    pub fn next_upstream(&self) -> Option<SocketAddr> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        self.upstreams.get(n % self.upstreams.len().max(1)).copied()
+    }
+
+    /// True when this route serves `host` and `path`.
+    pub fn matches(&self, host: &str, path: &str) -> bool {
+        let host_ok = match &self.config.host {
+            Some(h) => h.eq_ignore_ascii_case(host),
+            None => true,
+        };
+        host_ok && path_has_prefix(path, &self.config.path_prefix)
+    }
+}
+
+/// `/app` matches `/app`, `/app/x` and `/app?q`, not `/application`.
+fn path_has_prefix(path: &str, prefix: &str) -> bool {
+    if prefix == "/" {
+        return true;
+    }
+    match path.strip_prefix(prefix.trim_end_matches('/')) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'),
+        None => false,
+    }
+}
+
+/// One configuration, compiled: keys read, routes resolved, feeds loaded.
+pub struct Gateway {
+    /// The configuration it was built from.
+    pub config: Config,
+    /// `base_url + acs_path`: Destination and Recipient.
+    pub acs_url: String,
+    /// Hosts that return URLs may point at.
+    pub hosts: Vec<String>,
+    /// Signs AuthnRequests and the SP metadata.
+    pub signing_key: Option<SigningKey>,
+    /// Decrypts EncryptedAssertion.
+    pub decryption_keys: DecryptionKeys,
+    /// Signature algorithm policy.
+    pub algorithms: AlgorithmPolicy,
+    /// Session and login-state sealing.
+    pub ring: KeyRing,
+    /// Cookie names and flags.
+    pub cookies: CookieSettings,
+    /// Header strip and inject rules.
+    pub headers: HeaderPolicy,
+    /// Routes in configuration order.
+    pub routes: Vec<Route>,
+    /// IdPs in configuration order.
+    pub idps: Vec<Idp>,
+    /// The SP metadata document served at `metadata_path`.
+    pub sp_metadata: String,
+    trust: Mutex<TrustSnapshot>,
+    /// Stops this configuration's metadata refresh loops when it is replaced.
+    stop_feeds: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("acs_url", &self.acs_url)
+            .field("routes", &self.routes.len())
+            .field("idps", &self.idps.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.stop_feeds.send(true);
+    }
+}
+
+/// The trust built from the feeds' current metadata, rebuilt when a feed
+/// swaps in new metadata (pointer comparison: cheap per request).
+#[derive(Default)]
+struct TrustSnapshot {
+    sources: Vec<Option<Arc<IdpMetadata>>>,
+    trust: Arc<Trust>,
+}
+
+/// What is built from a configuration before it replaces the current one.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Inline metadata per IdP name (the demo), instead of file/URL.
+    pub inline_metadata: Vec<(String, Vec<u8>)>,
+    /// The session key ring, when not from the configuration (the demo).
+    pub session_keys: Option<Vec<[u8; 32]>>,
+    /// Fetch timeout for metadata URLs.
+    pub fetch_timeout: Duration,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            inline_metadata: Vec::new(),
+            session_keys: None,
+            fetch_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+fn problem(path: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        problems: vec![ConfigProblem {
+            path: path.into(),
+            message: message.into(),
+        }],
+    }
+}
+
+fn read(path: &std::path::Path, field: &str) -> Result<Vec<u8>, ConfigError> {
+    std::fs::read(path).map_err(|e| problem(field, format!("{}: {e}", path.display())))
+}
+
+impl Gateway {
+    /// Compiles a validated configuration and loads every IdP's metadata
+    /// once; any failure leaves the caller's current gateway in place.
+    pub async fn build(
+        config: Config,
+        options: &BuildOptions,
+        key_cache: &Arc<FingerprintKeyCache>,
+    ) -> Result<Gateway, ConfigError> {
+        let sp = &config.sp;
+        let acs_url = format!("{}{}", sp.base_url.trim_end_matches('/'), sp.acs_path);
+        let secure = sp.base_url.starts_with("https://") || !config.server.tls.is_empty();
+
+        let signing_key = match (&sp.signing_key, &sp.signing_cert) {
+            (Some(k), Some(c)) => Some(
+                SigningKey::from_pem(&read(k, "sp.signing_key")?, &read(c, "sp.signing_cert")?)
+                    .map_err(|e| problem("sp.signing_key", e))?,
+            ),
+            _ => None,
+        };
+        let mut decryption_keys = DecryptionKeys::new();
+        let mut encryption_certs = Vec::new();
+        for (i, pair) in sp.decryption_keys.iter().enumerate() {
+            let field = format!("sp.decryption_keys[{i}]");
+            decryption_keys
+                .add_pem(&read(&pair.key, &field)?)
+                .map_err(|e| problem(&field, e))?;
+            encryption_certs
+                .push(pem_to_der(&read(&pair.cert, &field)?).map_err(|e| problem(&field, e))?);
+        }
+
+        let ring_keys = match &options.session_keys {
+            Some(keys) => keys.clone(),
+            None => session_keys(&config)?,
+        };
+        let ring = KeyRing::new(&ring_keys).map_err(|e| problem("session.keys", e.to_string()))?;
+        let cookies = CookieSettings {
+            name: config.session.cookie_name.clone(),
+            max_bytes: config.session.max_cookie_bytes,
+            secure,
+        };
+        let headers = HeaderPolicy::new(&config.headers).map_err(|e| problem("headers", e))?;
+
+        let mut routes = Vec::new();
+        for (i, r) in config.routes.iter().enumerate() {
+            let mut upstreams = Vec::new();
+            for (j, u) in r.upstreams.iter().enumerate() {
+                let addr = u
+                    .to_socket_addrs()
+                    .ok()
+                    .and_then(|mut a| a.next())
+                    .ok_or_else(|| {
+                        problem(
+                            &format!("route[{i}].upstreams[{j}]"),
+                            format!("cannot resolve {u}"),
+                        )
+                    })?;
+                upstreams.push(addr);
+            }
+            routes.push(Route {
+                label: format!("{}{}", r.host.as_deref().unwrap_or("*"), r.path_prefix),
+                config: r.clone(),
+                upstreams,
+                next: AtomicUsize::new(0),
+            });
+        }
+
+        let (stop_feeds, _) = watch::channel(false);
+        let mut idps = Vec::new();
+        for (i, idp) in config.idps.iter().enumerate() {
+            let source = match options.inline_metadata.iter().find(|(n, _)| n == &idp.name) {
+                Some((_, xml)) => MetadataSource::Inline(xml.clone()),
+                None => match (&idp.metadata_file, &idp.metadata_url) {
+                    (Some(f), _) => MetadataSource::File(f.clone()),
+                    (None, Some(u)) => MetadataSource::Url(u.clone()),
+                    (None, None) => {
+                        return Err(problem(&format!("idp[{i}]"), "no metadata source"));
+                    }
+                },
+            };
+            let signing_keys = match &idp.metadata_signing_cert {
+                Some(path) => {
+                    let mut keys = TrustedKeys::new();
+                    keys.add_pem_certificates(&read(
+                        path,
+                        &format!("idp[{i}].metadata_signing_cert"),
+                    )?)
+                    .map_err(|e| problem(&format!("idp[{i}].metadata_signing_cert"), e))?;
+                    Some(keys)
+                }
+                None => None,
+            };
+            let options = FeedOptions {
+                refresh_interval: Duration::from_secs(idp.refresh_interval_seconds),
+                fetch_timeout: options.fetch_timeout,
+                signing_keys,
+                require_valid_until: idp.require_valid_until,
+                ..FeedOptions::default()
+            };
+            let feed = Arc::new(MetadataFeed::new(
+                idp.name.clone(),
+                source,
+                options,
+                key_cache.clone(),
+            ));
+            feed.load()
+                .await
+                .map_err(|e| problem(&format!("idp[{i}] ({})", idp.name), e.to_string()))?;
+            let idp = Idp {
+                config: idp.clone(),
+                feed,
+            };
+            if let Some(metadata) = idp.feed.current() {
+                if select_entity(&metadata, idp.config.entity_id.as_deref()).is_none() {
+                    return Err(problem(
+                        &format!("idp[{i}].entity_id"),
+                        match &idp.config.entity_id {
+                            Some(id) => format!("the metadata has no IdP entity {id:?}"),
+                            None => format!(
+                                "the metadata holds {} IdP entities: name one with entity_id",
+                                metadata.entities.len()
+                            ),
+                        },
+                    ));
+                }
+            }
+            idps.push(idp);
+        }
+
+        let mut hosts: Vec<String> = config
+            .routes
+            .iter()
+            .filter_map(|r| r.host.clone())
+            .collect();
+        if let Some((_, rest)) = sp.base_url.split_once("://") {
+            hosts.push(rest.split(':').next().unwrap_or(rest).to_owned());
+        }
+
+        let sp_metadata = SpMetadata {
+            entity_id: sp.entity_id.clone(),
+            acs: vec![AcsEndpoint {
+                index: 0,
+                url: acs_url.clone(),
+                is_default: true,
+            }],
+            slo: vec![format!(
+                "{}{}",
+                sp.base_url.trim_end_matches('/'),
+                sp.slo_path
+            )],
+            signing_certs: signing_key.iter().map(|k| k.cert_der().to_vec()).collect(),
+            encryption_certs,
+            name_id_formats: Vec::new(),
+            authn_requests_signed: signing_key.is_some(),
+            want_assertions_signed: true,
+            valid_until: None,
+            id: String::new(),
+        };
+        let sp_metadata = match &signing_key {
+            Some(key) => sp_metadata
+                .to_signed_xml(key)
+                .map(|xml| String::from_utf8_lossy(&xml).into_owned()),
+            None => sp_metadata.to_xml(),
+        }
+        .map_err(|e| problem("sp", e.to_string()))?;
+
+        let algorithms = AlgorithmPolicy {
+            allow_sha1: sp.allow_sha1,
+            min_rsa_bits: sp.min_rsa_bits,
+            ..AlgorithmPolicy::default()
+        };
+
+        Ok(Gateway {
+            acs_url,
+            hosts,
+            signing_key,
+            decryption_keys,
+            algorithms,
+            ring,
+            cookies,
+            headers,
+            routes,
+            idps,
+            sp_metadata,
+            trust: Mutex::new(TrustSnapshot::default()),
+            stop_feeds,
+            config,
+        })
+    }
+
+    /// Starts the background refresh of every URL or file feed on the
+    /// current tokio runtime; they stop when this gateway is dropped.
+    pub fn spawn_refresh(&self) {
+        for idp in &self.idps {
+            let feed = idp.feed.clone();
+            let stop = self.stop_feeds.subscribe();
+            tokio::spawn(feed.run(stop));
+        }
+    }
+
+    /// The trust of the IdPs' current metadata.
+    pub fn trust(&self) -> Arc<Trust> {
+        let current: Vec<Option<Arc<IdpMetadata>>> =
+            self.idps.iter().map(|i| i.feed.current()).collect();
+        let Ok(mut snapshot) = self.trust.lock() else {
+            return Arc::new(build_trust(&self.idps));
+        };
+        let same = snapshot.sources.len() == current.len()
+            && snapshot
+                .sources
+                .iter()
+                .zip(&current)
+                .all(|(a, b)| match (a, b) {
+                    (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                    (None, None) => true,
+                    _ => false,
+                });
+        if !same {
+            snapshot.trust = Arc::new(build_trust(&self.idps));
+            snapshot.sources = current;
+        }
+        snapshot.trust.clone()
+    }
+
+    /// The configured IdP whose entity is `issuer`.
+    pub fn idp_for_issuer(&self, issuer: &str) -> Option<&Idp> {
+        self.idps
+            .iter()
+            .find(|i| i.entity().is_some_and(|e| e.entity_id == issuer))
+    }
+
+    /// The configured IdP named `name`.
+    pub fn idp_named(&self, name: &str) -> Option<&Idp> {
+        self.idps.iter().find(|i| i.config.name == name)
+    }
+
+    /// The route for `host` (port removed) and `path`: the longest
+    /// matching prefix among routes whose host matches.
+    pub fn route(&self, host: &str, path: &str) -> Option<&Route> {
+        self.routes
+            .iter()
+            .filter(|r| r.matches(host, path))
+            .max_by_key(|r| (r.config.host.is_some(), r.config.path_prefix.len()))
+    }
+
+    /// True once every IdP has usable metadata.
+    pub fn ready(&self) -> bool {
+        self.idps.iter().all(|i| i.entity().is_some())
+    }
+}
+
+fn build_trust(idps: &[Idp]) -> Trust {
+    let mut trust = Trust::new();
+    for idp in idps {
+        if let Some(entity) = idp.entity() {
+            trust.add_idp(entity);
+        }
+    }
+    trust
+}
+
+fn session_keys(config: &Config) -> Result<Vec<[u8; 32]>, ConfigError> {
+    let mut keys = Vec::new();
+    for (i, k) in config.session.keys.iter().enumerate() {
+        keys.push(parse_key(k).map_err(|e| problem(&format!("session.keys[{i}]"), e.to_string()))?);
+    }
+    if let Some(path) = &config.session.keys_file {
+        let text = String::from_utf8(read(path, "session.keys_file")?)
+            .map_err(|_| problem("session.keys_file", "not UTF-8"))?;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            keys.push(
+                parse_key(line)
+                    .map_err(|e| problem("session.keys_file", format!("line {}: {e}", n + 1)))?,
+            );
+        }
+    }
+    Ok(keys)
+}
+
+fn pem_to_der(pem: &[u8]) -> Result<Vec<u8>, String> {
+    openssl::x509::X509::from_pem(pem)
+        .and_then(|c| c.to_der())
+        .map_err(|e| format!("cannot read certificate: {e}"))
+}
+
+/// What outlives configuration reloads.
+pub struct Shared {
+    /// The current configuration.
+    pub gateway: ArcSwap<Gateway>,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// The replay store (a reload must not forget used assertions).
+    pub replay: MemoryReplayStore,
+    /// Parsed IdP keys.
+    pub key_cache: Arc<FingerprintKeyCache>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The process is shutting down (readyz turns 503 to drain).
+    pub draining: AtomicBool,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// Refreshes the gauges that are read rather than counted.
+    pub fn update_gauges(&self) {
+        let gateway = self.gateway.load();
+        let now = self.clock.now().unix_millis() / 1000;
+        for idp in &gateway.idps {
+            let name = idp.config.name.as_str();
+            if let Some(t) = idp.feed.last_success_unix() {
+                self.metrics
+                    .metadata_age_seconds
+                    .with_label_values(&[name])
+                    .set(now.saturating_sub(t));
+            }
+            let counter = self
+                .metrics
+                .metadata_refresh_failures
+                .with_label_values(&[name]);
+            let failures = idp.feed.refresh_failures();
+            if failures > counter.get() {
+                counter.inc_by(failures - counter.get());
+            }
+        }
+        // evictions() runs moka's pending maintenance, so len() after it
+        // is current.
+        let evictions = self.replay.evictions();
+        self.metrics
+            .replay_store_size
+            .set(i64::try_from(self.replay.len()).unwrap_or(i64::MAX));
+        let reported = self.metrics.replay_evictions.get();
+        if evictions > reported {
+            self.metrics.replay_evictions.inc_by(evictions - reported);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_has_prefix;
+
+    #[test]
+    fn prefixes_match_on_segment_boundaries() {
+        assert!(path_has_prefix("/anything", "/"));
+        assert!(path_has_prefix("/app", "/app"));
+        assert!(path_has_prefix("/app/x", "/app/"));
+        assert!(path_has_prefix("/app?q=1", "/app"));
+        assert!(!path_has_prefix("/application", "/app"));
+        assert!(!path_has_prefix("/ap", "/app"));
+    }
+}

@@ -1,0 +1,104 @@
+//! `samlgate run`, `samlgate check-config` and `samlgate demo`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use samlgate_gateway::config::Config;
+use samlgate_gateway::demo::{self, DemoPorts};
+use samlgate_gateway::server::{init_logging, Control, ReloadSource, StartError};
+use samlgate_gateway::state::BuildOptions;
+
+/// `samlgate run`.
+#[derive(Args)]
+pub(crate) struct RunArgs {
+    /// The configuration file (TOML; see config/samlgate.example.toml).
+    #[arg(long, short = 'c')]
+    config: PathBuf,
+}
+
+/// `samlgate check-config`.
+#[derive(Args)]
+pub(crate) struct CheckArgs {
+    /// The configuration file to check.
+    config: PathBuf,
+    /// Also load every IdP's metadata, key and certificate, as `run` would.
+    #[arg(long)]
+    deep: bool,
+}
+
+/// `samlgate demo`.
+#[derive(Args)]
+pub(crate) struct DemoArgs {
+    /// Port of the gateway (the URL to open).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Port of the admin listener (/metrics, /healthz, /readyz).
+    #[arg(long, default_value_t = 9090)]
+    admin_port: u16,
+    /// Port of the demo IdP.
+    #[arg(long, default_value_t = 8081)]
+    idp_port: u16,
+    /// Port of the echo backend.
+    #[arg(long, default_value_t = 8082)]
+    backend_port: u16,
+}
+
+fn report(e: &StartError) -> ExitCode {
+    match e {
+        StartError::Config(c) => {
+            for p in &c.problems {
+                eprintln!("samlgate: {p}");
+            }
+        }
+        StartError::Other(m) => eprintln!("samlgate: {m}"),
+    }
+    ExitCode::from(2)
+}
+
+pub(crate) fn run(args: RunArgs) -> ExitCode {
+    let config = match Config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => return report(&StartError::Config(e)),
+    };
+    init_logging(&config.server.log_format);
+    let source = ReloadSource {
+        path: Some(args.config),
+        options: BuildOptions::default(),
+    };
+    match Control::start(config, source).and_then(Control::serve) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report(&e),
+    }
+}
+
+pub(crate) fn check(args: CheckArgs) -> ExitCode {
+    let config = match Config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => return report(&StartError::Config(e)),
+    };
+    if args.deep {
+        let source = ReloadSource {
+            path: None,
+            options: BuildOptions::default(),
+        };
+        if let Err(e) = Control::start(config, source) {
+            return report(&e);
+        }
+    }
+    println!("{}: OK", args.config.display());
+    ExitCode::SUCCESS
+}
+
+pub(crate) fn demo(args: DemoArgs) -> ExitCode {
+    let ports = DemoPorts {
+        gateway: args.port,
+        admin: args.admin_port,
+        idp: args.idp_port,
+        backend: args.backend_port,
+    };
+    match demo::run(ports) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report(&e),
+    }
+}

@@ -1,0 +1,386 @@
+//! The end-to-end harness: a real `samlgate run` process, a real IdP (the
+//! demo IdP code, serving metadata over HTTP and signing real assertions)
+//! and a real echo backend, all on loopback ports chosen at run time; a
+//! real HTTP client with a cookie jar plays the browser.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use samlgate_gateway::demo::idp::{DemoIdp, USERS};
+use samlgate_saml::{Clock, SystemClock};
+
+pub(crate) const SESSION_KEY: [u8; 32] = [42; 32];
+
+pub(crate) struct Harness {
+    pub(crate) dir: PathBuf,
+    pub(crate) config_path: PathBuf,
+    pub(crate) gateway: u16,
+    pub(crate) admin: u16,
+    pub(crate) idp: Arc<DemoIdp>,
+    pub(crate) idp_port: u16,
+    pub(crate) backend: u16,
+    child: Child,
+    pub(crate) log: Arc<Mutex<Vec<String>>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+#[derive(Default)]
+pub(crate) struct Options {
+    pub(crate) allow_idp_initiated: bool,
+    pub(crate) extra_toml: String,
+}
+
+
+pub(crate) fn config_text(h: &HarnessPorts, options: &Options) -> String {
+    let key = base64::engine::general_purpose::STANDARD.encode(SESSION_KEY);
+    format!(
+        r#"
+[server]
+listen = ["127.0.0.1:{gw}"]
+admin_listen = "127.0.0.1:{admin}"
+threads = 2
+log_format = "json"
+shutdown_grace_seconds = 2
+upstream_read_timeout_seconds = 5
+
+[sp]
+entity_id = "http://127.0.0.1:{gw}/saml/metadata"
+base_url = "http://127.0.0.1:{gw}"
+acs_max_body_bytes = 65536
+
+[[idp]]
+name = "corp"
+metadata_url = "http://127.0.0.1:{idp}/metadata"
+allow_idp_initiated = {unsolicited}
+
+[[route]]
+path_prefix = "/"
+upstreams = ["127.0.0.1:{backend}"]
+
+[[route]]
+path_prefix = "/public"
+upstreams = ["127.0.0.1:{backend}"]
+policy = "public"
+
+[[route]]
+path_prefix = "/admin"
+upstreams = ["127.0.0.1:{backend}"]
+require = [{{ attribute = "groups", contains = "admins" }}]
+
+[[route]]
+path_prefix = "/down"
+upstreams = ["127.0.0.1:{dead}"]
+
+[headers]
+inject = [
+  {{ name = "X-Remote-User", from = "name_id" }},
+  {{ name = "X-Remote-Groups", from = "attribute:groups" }},
+  {{ name = "X-Remote-Email", from = "attribute:email" }},
+]
+
+[session]
+keys = ["{key}"]
+{extra}
+"#,
+        gw = h.gateway,
+        admin = h.admin,
+        idp = h.idp,
+        backend = h.backend,
+        dead = h.dead,
+        unsolicited = options.allow_idp_initiated,
+        extra = options.extra_toml,
+    )
+}
+
+pub(crate) struct HarnessPorts {
+    pub(crate) gateway: u16,
+    pub(crate) admin: u16,
+    pub(crate) idp: u16,
+    pub(crate) backend: u16,
+    pub(crate) dead: u16,
+}
+
+impl Harness {
+    pub(crate) fn start(options: Options) -> Harness {
+        let dir = std::env::temp_dir().join(format!(
+            "samlgate-e2e-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let idp_listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let backend_listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let ports = HarnessPorts {
+            gateway: free_port(),
+            admin: free_port(),
+            idp: idp_listener.local_addr().unwrap().port(),
+            backend: backend_listener.local_addr().unwrap().port(),
+            dead: free_port(),
+        };
+        let sp_entity = format!("http://127.0.0.1:{}/saml/metadata", ports.gateway);
+        let acs = format!("http://127.0.0.1:{}/saml/acs", ports.gateway);
+        let idp = Arc::new(
+            DemoIdp::new(&format!("http://127.0.0.1:{}", ports.idp), &sp_entity, &acs).unwrap(),
+        );
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        {
+            let _guard = runtime.enter();
+            idp.clone().serve(idp_listener).unwrap();
+            samlgate_gateway::demo::echo::serve(backend_listener).unwrap();
+        }
+        let config_path = dir.join("samlgate.toml");
+        std::fs::write(&config_path, config_text(&ports, &options)).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_samlgate"))
+            .args(["run", "--config"])
+            .arg(&config_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("samlgate run starts");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let h = Harness {
+            dir,
+            config_path,
+            gateway: ports.gateway,
+            admin: ports.admin,
+            idp,
+            idp_port: ports.idp,
+            backend: ports.backend,
+            child,
+            log,
+            _runtime: runtime,
+        };
+        h.wait_ready();
+        h
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = plain_client();
+        while Instant::now() < deadline {
+            if let Ok(r) = client.get(self.admin_url("/readyz")).send() {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "gateway not ready; log:\n{}",
+            self.log.lock().unwrap().join("\n")
+        );
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.gateway)
+    }
+
+    pub(crate) fn admin_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.admin)
+    }
+
+    pub(crate) fn acs_url(&self) -> String {
+        self.url("/saml/acs")
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A signed Response from the trusted IdP for alice (unsolicited
+    /// unless `in_response_to`).
+    pub(crate) fn response_b64(&self, in_response_to: Option<&str>) -> String {
+        let xml = self
+            .idp
+            .response_for(&USERS[0], in_response_to, SystemClock.now())
+            .unwrap();
+        base64::engine::general_purpose::STANDARD.encode(xml)
+    }
+
+    pub(crate) fn metrics(&self) -> String {
+        plain_client()
+            .get(self.admin_url("/metrics"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    }
+
+    pub(crate) fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A browser: cookie jar, follows redirects, asks for HTML.
+pub(crate) fn browser() -> reqwest::blocking::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::ACCEPT,
+        "text/html,application/xhtml+xml".parse().unwrap(),
+    );
+    reqwest::blocking::Client::builder()
+        .cookie_store(true)
+        .default_headers(headers)
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+/// A browser that shows each redirect instead of following it.
+pub(crate) fn browser_no_redirect() -> reqwest::blocking::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::ACCEPT, "text/html".parse().unwrap());
+    reqwest::blocking::Client::builder()
+        .cookie_store(true)
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+pub(crate) fn plain_client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+/// The hidden inputs of the first form of an HTML page, and its action.
+pub(crate) fn form_fields(html: &str) -> (String, Vec<(String, String)>) {
+    let action = attr_after(html, "<form", "action").unwrap_or_default();
+    let mut fields = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find("<input type=\"hidden\"") {
+        rest = &rest[i..];
+        let end = rest.find('>').unwrap();
+        let tag = &rest[..end];
+        let name = attr_after(tag, "<input", "name").unwrap();
+        let value = attr_after(tag, "<input", "value").unwrap_or_default();
+        fields.push((name, unescape(&value)));
+        rest = &rest[end..];
+    }
+    (unescape(&action), fields)
+}
+
+fn attr_after(html: &str, tag: &str, attr: &str) -> Option<String> {
+    let start = html.find(tag)?;
+    let s = &html[start..];
+    let needle = format!("{attr}=\"");
+    let i = s.find(&needle)? + needle.len();
+    let j = s[i..].find('"')?;
+    Some(s[i..i + j].to_owned())
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#10;", "\n")
+        .replace("&#13;", "\r")
+        .replace("&#9;", "\t")
+        .replace("&amp;", "&")
+}
+
+/// Logs in through the IdP as `user` and returns the page the browser
+/// ends on (the backend's echo), plus the SAMLResponse it carried.
+pub(crate) fn login(
+    h: &Harness,
+    client: &reqwest::blocking::Client,
+    path: &str,
+    user: &str,
+) -> (reqwest::blocking::Response, Vec<(String, String)>) {
+    // 1. The application URL: the gateway redirects to the IdP, which
+    //    shows its login form.
+    let page = client.get(h.url(path)).send().unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.url()
+            .as_str()
+            .starts_with(&format!("http://127.0.0.1:{}/sso", h.idp_port)),
+        "redirected to the IdP: {}",
+        page.url()
+    );
+    let (_, mut fields) = form_fields(&page.text().unwrap());
+    // 2. Credentials posted to the IdP: it answers with the auto-post form.
+    fields.push(("username".into(), user.into()));
+    fields.push(("password".into(), user.into()));
+    let posted = client
+        .post(format!("http://127.0.0.1:{}/sso", h.idp_port))
+        .form(&fields)
+        .send()
+        .unwrap();
+    assert_eq!(posted.status(), 200);
+    let (action, acs_fields) = form_fields(&posted.text().unwrap());
+    assert_eq!(action, h.acs_url());
+    // 3. The browser posts the Response to the ACS and follows the 303.
+    let landed = client.post(action).form(&acs_fields).send().unwrap();
+    (landed, acs_fields)
+}
+
+/// The headers the echo backend received, from its JSON answer.
+pub(crate) fn echoed_headers(v: &serde_json::Value) -> Vec<(String, String)> {
+    v["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p[0].as_str().unwrap().to_owned(),
+                p[1].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+pub(crate) fn header<'v>(headers: &'v [(String, String)], name: &str) -> Vec<&'v str> {
+    headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+/// The value of a metric sample, `name{labels}` exactly as exposed.
+pub(crate) fn sample(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap_or(0.0)
+}

@@ -1,0 +1,552 @@
+//! `samlgate run` end to end over real sockets: SP-initiated login through
+//! a real IdP, replay, header spoofing, session tampering, RelayState,
+//! malformed and hostile ACS posts, backend failure, SIGHUP reload, and the
+//! metrics that count all of it.
+
+mod gateway;
+
+use base64::Engine;
+use gateway::*;
+use samlgate_gateway::demo::idp::{DemoIdp, ResponseSpec};
+use samlgate_gateway::seal::KeyRing;
+use samlgate_gateway::session::{CookieSettings, Session};
+use samlgate_saml::{Clock, SystemClock};
+
+fn json_echo(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    extra: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    let mut req = client.get(url).header("accept", "application/json");
+    for (k, v) in extra {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
+#[test]
+fn sp_initiated_login_reaches_the_backend_with_verified_headers() {
+    let h = Harness::start(Options::default());
+    let client = browser();
+    let (landed, _) = login(&h, &client, "/app/page?x=1", "alice");
+    assert_eq!(landed.status(), 200);
+    assert_eq!(
+        landed.url().as_str(),
+        h.url("/app/page?x=1"),
+        "back to the original URL"
+    );
+
+    let (status, echo) = json_echo(&client, &h.url("/app/page"), &[]);
+    assert_eq!(status, 200);
+    let headers = echoed_headers(&echo);
+    assert_eq!(header(&headers, "x-remote-user"), ["alice"]);
+    assert_eq!(header(&headers, "x-remote-groups"), ["staff;admins"]);
+    assert_eq!(header(&headers, "x-remote-email"), ["alice@example.org"]);
+    assert_eq!(header(&headers, "x-forwarded-proto"), ["http"]);
+    assert_eq!(header(&headers, "x-forwarded-for"), ["127.0.0.1"]);
+    assert!(header(&headers, "cookie")
+        .iter()
+        .all(|c| c.contains("samlgate_session=")));
+
+    // The attribute rule: alice is in admins; bob is not.
+    let (status, _) = json_echo(&client, &h.url("/admin/"), &[]);
+    assert_eq!(status, 200);
+    let bob = browser();
+    let (landed, _) = login(&h, &bob, "/", "bob");
+    assert_eq!(landed.status(), 200);
+    let (status, page) = json_echo(&bob, &h.url("/admin/"), &[]);
+    assert_eq!(status, 403);
+    assert_eq!(page["error"], "access_denied");
+
+    let m = h.metrics();
+    assert_eq!(
+        sample(
+            &m,
+            "samlgate_acs_total{idp=\"corp\",outcome=\"accepted\",reason=\"none\"}"
+        ),
+        2.0
+    );
+    assert_eq!(
+        sample(&m, "samlgate_sessions_issued_total{idp=\"corp\"}"),
+        2.0
+    );
+    assert_eq!(
+        sample(&m, "samlgate_login_redirects_total{idp=\"corp\"}"),
+        2.0
+    );
+    assert_eq!(
+        sample(&m, "samlgate_rejections_total{reason=\"access_denied\"}"),
+        1.0
+    );
+}
+
+#[test]
+fn the_same_response_posted_twice_is_replayed() {
+    let h = Harness::start(Options::default());
+    let client = browser();
+    let (landed, acs_fields) = login(&h, &client, "/", "alice");
+    assert_eq!(landed.status(), 200);
+    let again = plain_client()
+        .post(h.acs_url())
+        .header("accept", "application/json")
+        .form(&acs_fields)
+        .send()
+        .unwrap();
+    assert_eq!(again.status(), 403);
+    let body: serde_json::Value = again.json().unwrap();
+    assert_eq!(body["error"], "replayed");
+    assert!(body["request_id"]
+        .as_str()
+        .is_some_and(|id| h.log_text().contains(id)));
+    let m = h.metrics();
+    assert_eq!(sample(&m, "samlgate_replay_rejections_total"), 1.0);
+    assert_eq!(
+        sample(
+            &m,
+            "samlgate_acs_total{idp=\"unknown\",outcome=\"rejected\",reason=\"replayed\"}"
+        ),
+        1.0
+    );
+}
+
+#[test]
+fn spoofed_identity_headers_never_reach_the_backend() {
+    let h = Harness::start(Options::default());
+    let spoof = [
+        ("X-Remote-User", "mallory"),
+        ("x_remote_user", "mallory"),
+        ("REMOTE-USER", "mallory"),
+        ("Remote_User", "mallory"),
+        ("X-Forwarded-User", "mallory"),
+        ("x-remote-groups", "admins"),
+        ("X_Remote_Email", "mallory@evil"),
+    ];
+    // Public route, no session: every spelling stripped, nothing injected.
+    let anonymous = plain_client();
+    let (status, echo) = json_echo(&anonymous, &h.url("/public/x"), &spoof);
+    assert_eq!(status, 200);
+    let headers = echoed_headers(&echo);
+    for (name, _) in &headers {
+        let folded = name.to_ascii_lowercase().replace('_', "-");
+        assert!(
+            ![
+                "x-remote-user",
+                "remote-user",
+                "x-forwarded-user",
+                "x-remote-groups",
+                "x-remote-email"
+            ]
+            .contains(&folded.as_str()),
+            "{name} reached the backend"
+        );
+    }
+    // With a session: only the verified values.
+    let client = browser();
+    login(&h, &client, "/", "bob");
+    let (status, echo) = json_echo(&client, &h.url("/app"), &spoof);
+    assert_eq!(status, 200);
+    let headers = echoed_headers(&echo);
+    assert_eq!(header(&headers, "x-remote-user"), ["bob"]);
+    assert_eq!(header(&headers, "x-remote-groups"), ["staff"]);
+    assert!(header(&headers, "x_remote_user").is_empty());
+    assert!(
+        header(&headers, "remote-user").is_empty() && header(&headers, "remote_user").is_empty()
+    );
+    assert!(!echo.to_string().contains("mallory"), "{echo}");
+}
+
+#[test]
+fn tampered_or_expired_sessions_go_back_to_the_idp() {
+    let h = Harness::start(Options::default());
+    let ring = KeyRing::new(&[SESSION_KEY]).unwrap();
+    let settings = CookieSettings {
+        name: "samlgate_session".into(),
+        max_bytes: 16 * 1024,
+        secure: false,
+    };
+    let now = SystemClock.now().unix_millis() / 1000;
+    let session = |expires: i64| Session {
+        idp: "corp".into(),
+        issuer: h.idp.entity_id.clone(),
+        name_id: "alice".into(),
+        name_id_format: None,
+        session_index: None,
+        attributes: Vec::new(),
+        issued: now - 100,
+        expires,
+    };
+    let cookie_header = |set: Vec<String>| {
+        set.iter()
+            .filter(|c| !c.contains("Max-Age=0"))
+            .map(|c| c.split(';').next().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let client = plain_client();
+    // Control: a session sealed with the configured key is accepted.
+    let good = cookie_header(
+        settings
+            .session_cookies(&ring, &session(now + 600), 600)
+            .unwrap(),
+    );
+    let resp = client
+        .get(h.url("/"))
+        .header("cookie", &good)
+        .header("accept", "text/html")
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // Expired inside the seal.
+    let expired = cookie_header(
+        settings
+            .session_cookies(&ring, &session(now - 1), 600)
+            .unwrap(),
+    );
+    // Tampered: one character of the sealed value changed.
+    let mut tampered = good.clone().into_bytes();
+    let i = tampered.len() - 10;
+    tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    // Sealed under another key.
+    let other = KeyRing::new(&[[7; 32]]).unwrap();
+    let foreign = cookie_header(
+        settings
+            .session_cookies(&other, &session(now + 600), 600)
+            .unwrap(),
+    );
+    for cookie in [expired, tampered, foreign] {
+        let resp = client
+            .get(h.url("/"))
+            .header("cookie", &cookie)
+            .header("accept", "text/html")
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), 302, "{cookie}");
+        let location = resp.headers()["location"].to_str().unwrap();
+        assert!(
+            location.starts_with(&format!("http://127.0.0.1:{}/sso?SAMLRequest=", h.idp_port)),
+            "{location}"
+        );
+        // An API client gets 401, not a redirect.
+        let api = client
+            .get(h.url("/"))
+            .header("cookie", &cookie)
+            .header("accept", "application/json")
+            .send()
+            .unwrap();
+        assert_eq!(api.status(), 401);
+        assert!(api.headers().contains_key("www-authenticate"));
+    }
+}
+
+#[test]
+fn unsolicited_relay_state_off_host_is_ignored() {
+    let h = Harness::start(Options {
+        allow_idp_initiated: true,
+        ..Options::default()
+    });
+    let client = plain_client();
+    let cases = [
+        ("https://evil.example/steal", "/"),
+        ("//evil.example/x", "/"),
+        ("/\\evil.example", "/"),
+        ("/local/path?a=1", "/local/path?a=1"),
+        (
+            &*format!("http://127.0.0.1:{}/deep/link", h.gateway),
+            "/deep/link",
+        ),
+    ];
+    for (relay, expected) in cases {
+        let resp = client
+            .post(h.acs_url())
+            .form(&[
+                ("SAMLResponse", h.response_b64(None).as_str()),
+                ("RelayState", relay),
+            ])
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), 303, "{relay}");
+        assert_eq!(resp.headers()["location"], expected, "{relay}");
+    }
+    // Without allow_idp_initiated the same Response is refused: see
+    // hostile_acs_posts_get_the_right_status_page_and_metric.
+}
+
+#[test]
+fn hostile_acs_posts_get_the_right_status_page_and_metric() {
+    let h = Harness::start(Options::default());
+    let client = plain_client();
+    let post = |body: Vec<(&str, String)>| {
+        let resp = client
+            .post(h.acs_url())
+            .header("accept", "application/json")
+            .form(&body)
+            .send()
+            .unwrap();
+        let status = resp.status().as_u16();
+        let v: serde_json::Value = resp.json().unwrap();
+        (status, v["error"].as_str().unwrap_or("").to_owned())
+    };
+    let now = SystemClock.now();
+    // A second IdP that nobody trusts, and a trusted IdP speaking to
+    // another SP.
+    let stranger = DemoIdp::new("http://127.0.0.1:1", "x", &h.acs_url()).unwrap();
+    let foreign = stranger
+        .response_for(&samlgate_gateway::demo::idp::USERS[0], None, now)
+        .unwrap();
+    let wrong_audience = ResponseSpec {
+        issuer: &h.idp.entity_id,
+        audience: "https://another-sp.example/",
+        acs_url: &h.acs_url(),
+        in_response_to: None,
+        name_id: "alice",
+        attributes: &[],
+        now,
+        lifetime_seconds: 300,
+    }
+    .signed_xml(&h.idp.key)
+    .unwrap();
+    let expired = ResponseSpec {
+        issuer: &h.idp.entity_id,
+        audience: &format!("http://127.0.0.1:{}/saml/metadata", h.gateway),
+        acs_url: &h.acs_url(),
+        in_response_to: None,
+        name_id: "alice",
+        attributes: &[],
+        now: now.plus_seconds(-3600),
+        lifetime_seconds: 300,
+    }
+    .signed_xml(&h.idp.key)
+    .unwrap();
+    let b64 = |x: &[u8]| base64::engine::general_purpose::STANDARD.encode(x);
+    type Case<'a> = (Vec<(&'a str, String)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
+        (vec![("RelayState", "x".into())], 400, "malformed_input"),
+        (
+            vec![("SAMLResponse", "%%% not base64 %%%".into())],
+            400,
+            "malformed_input",
+        ),
+        (
+            vec![("SAMLResponse", b64(b"<samlp:Response"))],
+            400,
+            "malformed_xml",
+        ),
+        (vec![("SAMLResponse", b64(&foreign))], 403, "unknown_issuer"),
+        (
+            vec![("SAMLResponse", b64(&wrong_audience))],
+            403,
+            "audience_mismatch",
+        ),
+        (vec![("SAMLResponse", b64(&expired))], 403, "expired"),
+        // Trusted and valid, but unsolicited while IdP-initiated is off.
+        (
+            vec![("SAMLResponse", h.response_b64(None))],
+            403,
+            "in_response_to_mismatch",
+        ),
+        (
+            vec![
+                ("SAMLResponse", h.response_b64(None)),
+                ("RelayState", "r".repeat(81)),
+            ],
+            400,
+            "relay_state_invalid",
+        ),
+    ];
+    for (body, status, reason) in &cases {
+        assert_eq!(
+            post(body.clone()),
+            (*status, reason.to_string()),
+            "{body:?}"
+        );
+    }
+    // Oversized body: refused before it is read.
+    let big = "A".repeat(70 * 1024);
+    let resp = client
+        .post(h.acs_url())
+        .form(&[("SAMLResponse", big.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    let html = resp.text().unwrap();
+    assert!(
+        html.contains("too_large") && html.contains("Request ID"),
+        "{html}"
+    );
+    // GET on the ACS.
+    assert_eq!(client.get(h.acs_url()).send().unwrap().status(), 405);
+
+    let m = h.metrics();
+    for (reason, n) in [
+        ("malformed_input", 2.0),
+        ("malformed_xml", 1.0),
+        ("unknown_issuer", 1.0),
+        ("audience_mismatch", 1.0),
+        ("expired", 1.0),
+        ("too_large", 1.0),
+    ] {
+        let got: f64 = m
+            .lines()
+            .filter(|l| {
+                l.starts_with("samlgate_acs_total{") && l.contains(&format!("reason=\"{reason}\""))
+            })
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .sum();
+        assert_eq!(got, n, "{reason}\n{m}");
+    }
+    // The error page leaks nothing about keys or the message.
+    let resp = client
+        .post(h.acs_url())
+        .form(&[("SAMLResponse", b64(&foreign))])
+        .send()
+        .unwrap();
+    let page = resp.text().unwrap();
+    assert!(
+        !page.contains("BEGIN") && !page.contains("sha256:") && !page.contains("Signature"),
+        "{page}"
+    );
+}
+
+#[test]
+fn backend_down_is_502_and_counted() {
+    let h = Harness::start(Options::default());
+    let client = browser();
+    login(&h, &client, "/", "alice");
+    let (status, body) = json_echo(&client, &h.url("/down/x"), &[]);
+    assert_eq!(status, 502);
+    assert_eq!(body["error"], "upstream_unavailable");
+    let m = h.metrics();
+    assert_eq!(
+        sample(
+            &m,
+            "samlgate_upstream_errors_total{kind=\"connect\",route=\"*/down\"}"
+        ),
+        1.0,
+        "{m}"
+    );
+}
+
+#[test]
+fn sighup_with_an_invalid_config_keeps_serving_and_a_valid_one_applies() {
+    let h = Harness::start(Options::default());
+    let client = browser();
+    login(&h, &client, "/", "alice");
+    let good = std::fs::read_to_string(&h.config_path).unwrap();
+    std::fs::write(
+        &h.config_path,
+        good.replace("threads = 2", "threads = \"many\""),
+    )
+    .unwrap();
+    let hup = |pid: u32| {
+        assert!(std::process::Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success());
+    };
+    hup(h.pid());
+    wait_for(|| {
+        sample(
+            &h.metrics(),
+            "samlgate_config_reloads_total{outcome=\"failed\"}",
+        ) == 1.0
+    });
+    let (status, echo) = json_echo(&client, &h.url("/"), &[]);
+    assert_eq!(status, 200);
+    assert_eq!(header(&echoed_headers(&echo), "x-remote-user"), ["alice"]);
+
+    // A valid change: the user header gets another name.
+    std::fs::write(
+        &h.config_path,
+        good.replace("name = \"X-Remote-User\"", "name = \"X-Auth-User\""),
+    )
+    .unwrap();
+    hup(h.pid());
+    wait_for(|| {
+        sample(
+            &h.metrics(),
+            "samlgate_config_reloads_total{outcome=\"ok\"}",
+        ) == 1.0
+    });
+    let (_, echo) = json_echo(&client, &h.url("/"), &[]);
+    let headers = echoed_headers(&echo);
+    assert_eq!(header(&headers, "x-auth-user"), ["alice"], "{echo}");
+    assert!(
+        header(&headers, "x-remote-user").is_empty(),
+        "still stripped by default"
+    );
+}
+
+#[test]
+fn metrics_parse_as_prometheus_text() {
+    let h = Harness::start(Options::default());
+    let client = browser();
+    login(&h, &client, "/", "alice");
+    let m = h.metrics();
+    for line in m.lines() {
+        if line.starts_with("# HELP ") || line.starts_with("# TYPE ") {
+            continue;
+        }
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("bad line {line}"));
+        value
+            .parse::<f64>()
+            .unwrap_or_else(|_| panic!("bad value in {line}"));
+        let name = series.split('{').next().unwrap();
+        assert!(name.starts_with("samlgate_"), "{line}");
+        assert!(
+            name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "{line}"
+        );
+    }
+    for family in [
+        "samlgate_requests_total",
+        "samlgate_acs_total",
+        "samlgate_acs_validation_seconds_bucket",
+        "samlgate_replay_store_entries",
+        "samlgate_sessions_issued_total",
+        "samlgate_upstream_seconds_bucket",
+        "samlgate_idp_metadata_age_seconds",
+        "samlgate_build_info",
+    ] {
+        assert!(m.contains(family), "{family} missing:\n{m}");
+    }
+    assert_eq!(sample(&m, "samlgate_replay_store_entries"), 1.0);
+    if let Ok(out) = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(m.as_bytes())?;
+            child.wait_with_output()
+        })
+    {
+        assert!(
+            out.status.success(),
+            "promtool: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn wait_for(mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while std::time::Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("condition not reached in 15 s");
+}
