@@ -368,7 +368,7 @@ fn hostile_acs_posts_get_the_right_status_page_and_metric() {
         );
     }
     // Oversized body: refused before it is read.
-    let big = "A".repeat(70 * 1024);
+    let big = "A".repeat(300 * 1024);
     let resp = client
         .post(h.acs_url())
         .form(&[("SAMLResponse", big.as_str())])
@@ -520,7 +520,8 @@ fn metrics_parse_as_prometheus_text() {
         assert!(m.contains(family), "{family} missing:\n{m}");
     }
     assert_eq!(sample(&m, "samlgate_replay_store_entries"), 1.0);
-    if let Ok(out) = std::process::Command::new("promtool")
+    // promtool (Debian prometheus) lints the exposition as Prometheus does.
+    let out = std::process::Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -531,13 +532,87 @@ fn metrics_parse_as_prometheus_text() {
             child.stdin.take().unwrap().write_all(m.as_bytes())?;
             child.wait_with_output()
         })
-    {
-        assert!(
-            out.status.success(),
-            "promtool: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        .expect("promtool (apt-get install prometheus; scripts/deps.sh does)");
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_real_prometheus_scrapes_the_admin_listener_and_the_rules_load() {
+    let h = Harness::start(Options::default());
+    let client = browser();
+    login(&h, &client, "/", "alice");
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/config/prometheus/alerts.yml");
+    let check = std::process::Command::new("promtool")
+        .args(["check", "rules", rules])
+        .output()
+        .expect("promtool");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+
+    let dir = h.dir.join("prometheus");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(rules, dir.join("alerts.yml")).unwrap();
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nrule_files: [alerts.yml]\nscrape_configs:\n  - job_name: samlgate\n    static_configs:\n      - targets: [\"127.0.0.1:{}\"]\n",
+            h.admin
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let mut prometheus = std::process::Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("prometheus (apt-get install prometheus)");
+    let query = |q: &str| -> Option<f64> {
+        let v: serde_json::Value = plain_client()
+            .get(format!("http://127.0.0.1:{port}/api/v1/query"))
+            .query(&[("query", q)])
+            .send()
+            .ok()?
+            .json()
+            .ok()?;
+        v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    let mut seen = None;
+    while std::time::Instant::now() < deadline {
+        seen = query("samlgate_sessions_issued_total{idp=\"corp\"}");
+        if seen.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
     }
+    let up = query("up{job=\"samlgate\"}");
+    let rules_loaded: serde_json::Value = plain_client()
+        .get(format!("http://127.0.0.1:{port}/api/v1/rules"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let _ = prometheus.kill();
+    let _ = prometheus.wait();
+    assert_eq!(seen, Some(1.0), "Prometheus scraped the session counter");
+    assert_eq!(up, Some(1.0));
+    let groups = rules_loaded["data"]["groups"].as_array().unwrap();
+    assert_eq!(groups[0]["rules"].as_array().unwrap().len(), 7);
 }
 
 fn wait_for(mut check: impl FnMut() -> bool) {
@@ -549,4 +624,190 @@ fn wait_for(mut check: impl FnMut() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     panic!("condition not reached in 15 s");
+}
+
+fn group_ids(n: usize) -> Vec<String> {
+    // GUID-like object IDs, as Entra sends group claims: they barely compress.
+    (0..n)
+        .map(|i| {
+            let h = openssl::sha::sha256(&(i as u64).to_le_bytes());
+            let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
+            format!(
+                "{}-{}-{}-{}-{}",
+                &hex[0..8],
+                &hex[8..12],
+                &hex[12..16],
+                &hex[16..20],
+                &hex[20..32]
+            )
+        })
+        .collect()
+}
+
+fn unsolicited_with_groups(h: &Harness, groups: Vec<String>) -> String {
+    let attributes = [("groups", groups)];
+    let xml = ResponseSpec {
+        issuer: &h.idp.entity_id,
+        audience: &format!("http://127.0.0.1:{}/saml/metadata", h.gateway),
+        acs_url: &h.acs_url(),
+        in_response_to: None,
+        name_id: "carol",
+        attributes: &attributes,
+        now: SystemClock.now(),
+        lifetime_seconds: 300,
+    }
+    .signed_xml(&h.idp.key)
+    .unwrap();
+    base64::engine::general_purpose::STANDARD.encode(xml)
+}
+
+#[test]
+fn sessions_with_many_group_claims_span_several_cookies_and_past_the_cap_fail_clearly() {
+    let h = Harness::start(Options {
+        allow_idp_initiated: true,
+        ..Options::default()
+    });
+    // 150 group GUIDs: ~6 KB of claims, more than one 4 KB cookie.
+    let client = browser();
+    let resp = client
+        .post(h.acs_url())
+        .form(&[
+            (
+                "SAMLResponse",
+                unsolicited_with_groups(&h, group_ids(150)).as_str(),
+            ),
+            ("RelayState", "/groups"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200, "followed the 303 to the backend");
+    let (status, echo) = json_echo(&client, &h.url("/groups"), &[]);
+    assert_eq!(status, 200);
+    let headers = echoed_headers(&echo);
+    assert_eq!(header(&headers, "x-remote-user"), ["carol"]);
+    let groups = header(&headers, "x-remote-groups");
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].split(';').count(), 150);
+    assert_eq!(groups[0], group_ids(150).join(";"));
+    let cookies = header(&headers, "cookie").join("; ");
+    assert!(
+        cookies.contains("samlgate_session_1="),
+        "chunked: {cookies}"
+    );
+
+    // 1,000 groups (~40 KB of claims) is past the 16 KiB cookie cap: a clear
+    // page and a metric, no cookie and no redirect.
+    let raw = plain_client();
+    let resp = raw
+        .post(h.acs_url())
+        .form(&[(
+            "SAMLResponse",
+            unsolicited_with_groups(&h, group_ids(1000)).as_str(),
+        )])
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.headers().get("location").is_none());
+    assert!(resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .all(|c| !c.to_str().unwrap().starts_with("samlgate_session=")));
+    let page = resp.text().unwrap();
+    assert!(
+        page.contains("session_too_large") && page.contains("group memberships"),
+        "{page}"
+    );
+    assert_eq!(
+        sample(&h.metrics(), "samlgate_sessions_too_large_total"),
+        1.0
+    );
+}
+
+#[test]
+fn check_config_reports_every_problem_with_its_path() {
+    let dir = std::env::temp_dir().join(format!("samlgate-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.toml");
+    std::fs::write(
+        &path,
+        r#"
+[server]
+threads = 0
+[sp]
+entity_id = ""
+base_url = "app.example.com"
+[[idp]]
+name = "corp"
+metadata_file = "missing.xml"
+[[route]]
+upstreams = ["nohost"]
+idp = "other"
+[session]
+keys = ["short"]
+"#,
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_samlgate"))
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "server.threads:",
+        "sp.entity_id:",
+        "sp.base_url:",
+        "route[0].upstreams[0]:",
+        "route[0].idp:",
+        "session.keys[0]:",
+    ] {
+        assert!(stderr.contains(expected), "{expected} missing:\n{stderr}");
+    }
+    // Once it parses, missing files are reported with their paths too.
+    let fixed = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("threads = 0", "threads = 1")
+        .replace(
+            "entity_id = \"\"",
+            "entity_id = \"https://app.example.com/saml\"",
+        )
+        .replace("\"app.example.com\"", "\"https://app.example.com\"")
+        .replace("nohost", "127.0.0.1:8000")
+        .replace("idp = \"other\"", "idp = \"corp\"")
+        .replace("short", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+    std::fs::write(&path, fixed).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_samlgate"))
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("idp[0].metadata_file:") && stderr.contains("missing.xml"),
+        "{stderr}"
+    );
+    std::fs::write(dir.join("missing.xml"), "<x/>").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_samlgate"))
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // --deep loads the metadata: "<x/>" is not metadata.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_samlgate"))
+        .args(["check-config", "--deep"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("idp[0] (corp)"));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -44,7 +44,6 @@ pub(crate) struct Options {
     pub(crate) extra_toml: String,
 }
 
-
 pub(crate) fn config_text(h: &HarnessPorts, options: &Options) -> String {
     let key = base64::engine::general_purpose::STANDARD.encode(SESSION_KEY);
     format!(
@@ -60,7 +59,7 @@ upstream_read_timeout_seconds = 5
 [sp]
 entity_id = "http://127.0.0.1:{gw}/saml/metadata"
 base_url = "http://127.0.0.1:{gw}"
-acs_max_body_bytes = 65536
+acs_max_body_bytes = 262144
 
 [[idp]]
 name = "corp"

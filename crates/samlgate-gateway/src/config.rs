@@ -835,6 +835,24 @@ keys = ["AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="]
     }
 
     #[test]
+    fn the_example_config_is_valid_once_its_key_is_set() {
+        let example = include_str!("../../../config/samlgate.example.toml");
+        let err = Config::from_toml(example).unwrap_err();
+        assert_eq!(err.problems.len(), 1, "{err}");
+        assert_eq!(
+            err.problems[0].path, "session.keys[0]",
+            "the placeholder must be replaced"
+        );
+        let set = example.replace(
+            "REPLACE+with+openssl+rand+base64+32+output+AA=",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        );
+        let c = Config::from_toml(&set).unwrap();
+        assert_eq!(c.routes.len(), 3);
+        assert_eq!(c.headers.inject.len(), 4);
+    }
+
+    #[test]
     fn unknown_fields_are_refused() {
         let err =
             Config::from_toml(&format!("{MINIMAL}\n[replay]\nstroe = \"memory\"\n")).unwrap_err();
