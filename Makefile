@@ -6,6 +6,10 @@ CARGO ?= cargo
 deps:
 	scripts/deps.sh
 
+# The embedded default: gateway + demo IdP + echo backend on loopback.
+demo: deps
+	$(CARGO) run --release --locked --bin samlgate -- demo
+
 # Checks, then every test: unit, conformance corpus, attack fixtures, c14n
 # differential corpus, fuzz seeds.
 test: deps

@@ -811,3 +811,203 @@ keys = ["short"]
     assert!(String::from_utf8_lossy(&out.stderr).contains("idp[0] (corp)"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn https_listener_sets_secure_cookies_and_the_login_survives_the_cross_site_post() {
+    let h = Harness::start(Options {
+        tls: true,
+        ..Options::default()
+    });
+    let raw = browser_no_redirect();
+    let resp = raw.get(h.url("/tls")).send().unwrap();
+    assert_eq!(resp.status(), 302);
+    let login_cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        login_cookie.contains("Secure")
+            && login_cookie.contains("SameSite=None")
+            && login_cookie.contains("HttpOnly"),
+        "{login_cookie}"
+    );
+    let client = browser();
+    let (landed, fields) = login(&h, &client, "/tls", "alice");
+    assert_eq!(landed.status(), 200);
+    assert!(landed.url().as_str().starts_with("https://"));
+    let (_, echo) = json_echo(&client, &h.url("/tls"), &[]);
+    let headers = echoed_headers(&echo);
+    assert_eq!(header(&headers, "x-remote-user"), ["alice"]);
+    assert_eq!(header(&headers, "x-forwarded-proto"), ["https"]);
+    // The session cookie itself: replay the Response on a fresh client to
+    // read the Set-Cookie of the 303 (the first use consumed it: replayed).
+    let again = plain_client()
+        .post(h.acs_url())
+        .form(&fields)
+        .send()
+        .unwrap();
+    assert_eq!(again.status(), 403);
+}
+
+#[test]
+fn session_cookie_flags_over_http() {
+    let h = Harness::start(Options {
+        allow_idp_initiated: true,
+        ..Options::default()
+    });
+    let resp = plain_client()
+        .post(h.acs_url())
+        .form(&[("SAMLResponse", h.response_b64(None).as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let cookies: Vec<&str> = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("samlgate_session="))
+        .unwrap();
+    assert!(
+        session.contains("HttpOnly")
+            && session.contains("SameSite=Lax")
+            && !session.contains("Secure"),
+        "{session}"
+    );
+    let max_age: i64 = session
+        .split("Max-Age=")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(max_age > 0 && max_age <= 8 * 3600, "{max_age}");
+}
+
+#[test]
+fn slow_backend_is_504_and_sigterm_drains_in_flight_requests() {
+    let mut h = Harness::start(Options::default());
+    let client = browser();
+    login(&h, &client, "/", "alice");
+    // upstream_read_timeout_seconds = 2 in the harness.
+    let (status, body) = json_echo(&client, &h.url("/slow?sleep_ms=3000"), &[]);
+    assert_eq!(status, 504);
+    assert_eq!(body["error"], "upstream_timeout");
+
+    // A 1.5 s request in flight when SIGTERM arrives still completes.
+    let url = h.url("/drain?sleep_ms=1500");
+    let c2 = client.clone();
+    let inflight = std::thread::spawn(move || {
+        let r = c2
+            .get(url)
+            .header("accept", "application/json")
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = h.pid();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let (status, text) = inflight.join().unwrap();
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("\"alice\""), "{text}");
+    let exited = h.wait_exit(std::time::Duration::from_secs(15));
+    assert!(exited, "the gateway exits after draining");
+}
+
+#[test]
+fn several_idps_and_none_named_show_a_discovery_page() {
+    let h = Harness::start(Options::default().with_second_idp());
+    let client = browser_no_redirect();
+    let resp = client.get(h.url("/reports?q=1")).send().unwrap();
+    assert_eq!(resp.status(), 200);
+    let page = resp.text().unwrap();
+    assert!(
+        page.contains("Partner &amp; Co") && page.contains("?samlgate_idp=corp"),
+        "{page}"
+    );
+    let resp = client
+        .get(h.url("/reports?q=1&samlgate_idp=corp"))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 302);
+    let location = resp.headers()["location"].to_str().unwrap();
+    assert!(
+        location.starts_with(&format!("http://127.0.0.1:{}/sso?", h.idp_port)),
+        "{location}"
+    );
+}
+
+#[test]
+fn signed_authn_requests_verify_with_the_sp_certificate() {
+    let dir = std::env::temp_dir().join(format!("samlgate-spkey-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (key, cert) = (dir.join("sp.key"), dir.join("sp.crt"));
+    assert!(std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=sp"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success());
+    let h = Harness::start(Options {
+        sp_extra: format!(
+            "signing_key = \"{}\"\nsigning_cert = \"{}\"\n",
+            key.display(),
+            cert.display()
+        ),
+        ..Options::default()
+    });
+    let resp = browser_no_redirect().get(h.url("/x")).send().unwrap();
+    assert_eq!(resp.status(), 302);
+    let location = resp.headers()["location"].to_str().unwrap().to_owned();
+    let query = location.split_once('?').unwrap().1;
+    // The signed part is the query as sent, up to &Signature=.
+    let (signed, signature) = query.split_once("&Signature=").unwrap();
+    assert!(
+        signed.contains("&SigAlg=http%3A%2F%2Fwww.w3.org%2F2001%2F04%2Fxmldsig-more%23rsa-sha256"),
+        "{signed}"
+    );
+    assert!(!signature.contains('&'), "Signature comes last");
+    let url = reqwest::Url::parse(&location).unwrap();
+    let signature = url
+        .query_pairs()
+        .find(|(k, _)| k == "Signature")
+        .unwrap()
+        .1
+        .into_owned();
+    let signature = base64::engine::general_purpose::STANDARD
+        .decode(signature)
+        .unwrap();
+    let x509 = openssl::x509::X509::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
+    let public = x509.public_key().unwrap();
+    let mut verifier =
+        openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &public).unwrap();
+    assert!(
+        verifier
+            .verify_oneshot(&signature, signed.as_bytes())
+            .unwrap(),
+        "signature over the query verifies"
+    );
+    // The SP metadata is signed with the same key and announces it.
+    let metadata = plain_client()
+        .get(h.url("/saml/metadata"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metadata.contains("AuthnRequestsSigned=\"true\"") && metadata.contains("<ds:Signature"),
+        "{metadata}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

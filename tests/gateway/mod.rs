@@ -26,6 +26,7 @@ pub(crate) struct Harness {
     pub(crate) idp: Arc<DemoIdp>,
     pub(crate) idp_port: u16,
     pub(crate) backend: u16,
+    pub(crate) scheme: &'static str,
     child: Child,
     pub(crate) log: Arc<Mutex<Vec<String>>>,
     _runtime: tokio::runtime::Runtime,
@@ -41,6 +42,12 @@ pub(crate) fn free_port() -> u16 {
 #[derive(Default)]
 pub(crate) struct Options {
     pub(crate) allow_idp_initiated: bool,
+    /// Serve HTTPS (self-signed) instead of HTTP; base_url https.
+    pub(crate) tls: bool,
+    /// Add a second IdP (see `with_second_idp`).
+    pub(crate) second_idp: bool,
+    /// Lines added to the [sp] table.
+    pub(crate) sp_extra: String,
     pub(crate) extra_toml: String,
 }
 
@@ -49,17 +56,18 @@ pub(crate) fn config_text(h: &HarnessPorts, options: &Options) -> String {
     format!(
         r#"
 [server]
-listen = ["127.0.0.1:{gw}"]
+listen = [{plain}]
 admin_listen = "127.0.0.1:{admin}"
 threads = 2
 log_format = "json"
 shutdown_grace_seconds = 2
-upstream_read_timeout_seconds = 5
-
+upstream_read_timeout_seconds = 2
+{tls}
 [sp]
-entity_id = "http://127.0.0.1:{gw}/saml/metadata"
-base_url = "http://127.0.0.1:{gw}"
+entity_id = "{scheme}://127.0.0.1:{gw}/saml/metadata"
+base_url = "{scheme}://127.0.0.1:{gw}"
 acs_max_body_bytes = 262144
+{sp_extra}
 
 [[idp]]
 name = "corp"
@@ -93,6 +101,7 @@ inject = [
 
 [session]
 keys = ["{key}"]
+{second}
 {extra}
 "#,
         gw = h.gateway,
@@ -102,6 +111,23 @@ keys = ["{key}"]
         dead = h.dead,
         unsolicited = options.allow_idp_initiated,
         extra = options.extra_toml,
+        sp_extra = options.sp_extra,
+        second = if options.second_idp {
+            format!("[[idp]]\nname = \"partner\"\ndisplay_name = \"Partner & Co\"\nmetadata_url = \"http://127.0.0.1:{}/metadata\"\n", h.idp)
+        } else {
+            String::new()
+        },
+        scheme = if options.tls { "https" } else { "http" },
+        plain = if options.tls {
+            String::new()
+        } else {
+            format!("\"127.0.0.1:{}\"", h.gateway)
+        },
+        tls = if options.tls {
+            format!("[[server.tls]]\nlisten = \"127.0.0.1:{}\"\ncert = \"tls.crt\"\nkey = \"tls.key\"\n", h.gateway)
+        } else {
+            String::new()
+        },
     )
 }
 
@@ -113,7 +139,28 @@ pub(crate) struct HarnessPorts {
     pub(crate) dead: u16,
 }
 
+impl Options {
+    /// A second IdP entry (same metadata URL as the first, filled in by
+    /// `start`), so that a route without `idp` shows the discovery page.
+    pub(crate) fn with_second_idp(mut self) -> Self {
+        self.second_idp = true;
+        self
+    }
+}
+
 impl Harness {
+    /// Waits for the gateway process to exit.
+    pub(crate) fn wait_exit(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
     pub(crate) fn start(options: Options) -> Harness {
         let dir = std::env::temp_dir().join(format!(
             "samlgate-e2e-{}-{}",
@@ -130,8 +177,33 @@ impl Harness {
             backend: backend_listener.local_addr().unwrap().port(),
             dead: free_port(),
         };
-        let sp_entity = format!("http://127.0.0.1:{}/saml/metadata", ports.gateway);
-        let acs = format!("http://127.0.0.1:{}/saml/acs", ports.gateway);
+        let scheme = if options.tls { "https" } else { "http" };
+        let sp_entity = format!("{scheme}://127.0.0.1:{}/saml/metadata", ports.gateway);
+        let acs = format!("{scheme}://127.0.0.1:{}/saml/acs", ports.gateway);
+        if options.tls {
+            let ok = Command::new("openssl")
+                .args([
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                ])
+                .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+                .arg("-keyout")
+                .arg(dir.join("tls.key"))
+                .arg("-out")
+                .arg(dir.join("tls.crt"))
+                .stderr(Stdio::null())
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "openssl req");
+        }
         let idp = Arc::new(
             DemoIdp::new(&format!("http://127.0.0.1:{}", ports.idp), &sp_entity, &acs).unwrap(),
         );
@@ -170,6 +242,7 @@ impl Harness {
             idp,
             idp_port: ports.idp,
             backend: ports.backend,
+            scheme,
             child,
             log,
             _runtime: runtime,
@@ -196,7 +269,7 @@ impl Harness {
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.gateway)
+        format!("{}://127.0.0.1:{}{path}", self.scheme, self.gateway)
     }
 
     pub(crate) fn admin_url(&self, path: &str) -> String {
@@ -253,6 +326,7 @@ pub(crate) fn browser() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .cookie_store(true)
         .default_headers(headers)
+        .danger_accept_invalid_certs(true)
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap()
@@ -266,6 +340,7 @@ pub(crate) fn browser_no_redirect() -> reqwest::blocking::Client {
         .cookie_store(true)
         .default_headers(headers)
         .redirect(reqwest::redirect::Policy::none())
+        .danger_accept_invalid_certs(true)
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap()
@@ -274,6 +349,7 @@ pub(crate) fn browser_no_redirect() -> reqwest::blocking::Client {
 pub(crate) fn plain_client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .danger_accept_invalid_certs(true)
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap()

@@ -112,10 +112,11 @@ impl Control {
         let server_config = gateway.config.server.clone();
         let mut conf = ServerConf {
             threads: server_config.threads,
-            // Stop accepting at once on SIGTERM, then give in-flight
-            // requests this long.
-            grace_period_seconds: Some(0),
-            graceful_shutdown_timeout_seconds: Some(server_config.shutdown_grace_seconds),
+            // SIGTERM: listeners stop accepting and /readyz turns 503 at
+            // once; in-flight requests get the grace period, after which
+            // the runtimes are stopped (tokio cancels what is left).
+            grace_period_seconds: Some(server_config.shutdown_grace_seconds),
+            graceful_shutdown_timeout_seconds: Some(1),
             ..ServerConf::default()
         };
         conf.work_stealing = true;

@@ -15,10 +15,20 @@ use super::{html, serve as serve_http};
 
 /// Serves the echo backend on `listener` (current tokio runtime).
 pub fn serve(listener: std::net::TcpListener) -> Result<SocketAddr, String> {
-    serve_http(
-        listener,
-        |req| async move { Ok::<_, Infallible>(echo(req)) },
-    )
+    serve_http(listener, |req| async move {
+        // `?sleep_ms=N` (at most 10 s) makes a slow backend, for timeout
+        // and drain tests.
+        let delay = req
+            .uri()
+            .query()
+            .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "sleep_ms"))
+            .and_then(|(_, v)| v.parse::<u64>().ok())
+            .map(|ms| ms.min(10_000));
+        if let Some(ms) = delay {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
+        Ok::<_, Infallible>(echo(req))
+    })
 }
 
 fn echo(req: Request<Incoming>) -> Response<Full<Bytes>> {
