@@ -161,3 +161,66 @@ pub fn inflate_redirect_message(value: &str) -> Option<Vec<u8>> {
         .ok()?;
     (out.len() as u64 <= MAX_INFLATED).then_some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use samlgate_xml::{Document, Limits};
+
+    fn request(acs: AcsTarget<'_>) -> AuthnRequest<'_> {
+        AuthnRequest {
+            id: "_req1",
+            issue_instant: Instant::from_unix_millis(1_700_000_000_000),
+            destination: "https://idp.example.test/sso?tenant=a&x=\"y\"",
+            issuer: "https://sp.example.test/saml",
+            acs,
+            name_id_format: Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"),
+            force_authn: true,
+        }
+    }
+
+    #[test]
+    fn redirect_binding_round_trips_and_escapes() {
+        let r = request(AcsTarget::Url("https://sp.example.test/saml/acs?a=1&b=2"));
+        let url = r.redirect_url(Some("tok"), None).unwrap();
+        assert!(url.starts_with("https://idp.example.test/sso?tenant=a&x=\"y\"&SAMLRequest="), "{url}");
+        let value = url
+            .split('&')
+            .find_map(|p| p.strip_prefix("SAMLRequest="))
+            .unwrap();
+        let decoded: String = form_urlencoded::parse(format!("v={value}").as_bytes())
+            .next()
+            .unwrap()
+            .1
+            .into_owned();
+        let xml = inflate_redirect_message(&decoded).unwrap();
+        let doc = Document::parse(&xml, &Limits::default()).unwrap();
+        let root = doc.root();
+        assert!(doc.is(root, PROTOCOL, "AuthnRequest"));
+        assert_eq!(doc.attr(root, "ID"), Some("_req1"));
+        assert_eq!(
+            doc.attr(root, "AssertionConsumerServiceURL"),
+            Some("https://sp.example.test/saml/acs?a=1&b=2")
+        );
+        assert_eq!(doc.attr(root, "ProtocolBinding"), Some(BINDING_HTTP_POST));
+        assert_eq!(doc.attr(root, "ForceAuthn"), Some("true"));
+        assert_eq!(doc.attr(root, "IssueInstant"), Some("2023-11-14T22:13:20Z"));
+        assert!(url.ends_with("&RelayState=tok"));
+    }
+
+    #[test]
+    fn an_acs_index_replaces_the_url() {
+        let xml = request(AcsTarget::Index(3)).to_xml();
+        assert!(xml.contains("AssertionConsumerServiceIndex=\"3\""));
+        assert!(!xml.contains("AssertionConsumerServiceURL") && !xml.contains("ProtocolBinding"));
+    }
+
+    #[test]
+    fn inflate_is_bounded() {
+        let mut enc = DeflateEncoder::new(Vec::new(), Compression::best());
+        enc.write_all(&vec![b'a'; (MAX_INFLATED + 10) as usize]).unwrap();
+        let bomb = base64::engine::general_purpose::STANDARD.encode(enc.finish().unwrap());
+        assert!(inflate_redirect_message(&bomb).is_none());
+        assert!(inflate_redirect_message("not base64!").is_none());
+    }
+}
