@@ -24,8 +24,18 @@ fn demo_signs_alice_in_through_the_demo_idp() {
     let (port, admin, idp, backend) = (free_port(), free_port(), free_port(), free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_samlgate"))
         .arg("demo")
-        .args(["--port", &port.to_string(), "--admin-port", &admin.to_string()])
-        .args(["--idp-port", &idp.to_string(), "--backend-port", &backend.to_string()])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--admin-port",
+            &admin.to_string(),
+        ])
+        .args([
+            "--idp-port",
+            &idp.to_string(),
+            "--backend-port",
+            &backend.to_string(),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -33,7 +43,12 @@ fn demo_signs_alice_in_through_the_demo_idp() {
     let _demo = Demo(child);
     let ready = format!("http://127.0.0.1:{admin}/readyz");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while plain_client().get(&ready).send().map(|r| r.status() != 200).unwrap_or(true) {
+    while plain_client()
+        .get(&ready)
+        .send()
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
         assert!(Instant::now() < deadline, "demo not ready");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -41,17 +56,34 @@ fn demo_signs_alice_in_through_the_demo_idp() {
     let client = browser();
     let base = format!("http://127.0.0.1:{port}");
     let page = client.get(format!("{base}/")).send().unwrap();
-    assert!(page.url().as_str().starts_with(&format!("http://127.0.0.1:{idp}/sso")));
+    assert!(page
+        .url()
+        .as_str()
+        .starts_with(&format!("http://127.0.0.1:{idp}/sso")));
     let (action, mut fields) = form_fields(&page.text().unwrap());
     assert_eq!(action, "/sso");
     // A wrong password shows the form again.
     let mut wrong = fields.clone();
-    wrong.extend([("username".into(), "alice".into()), ("password".into(), "bob".into())]);
-    let again = client.post(format!("http://127.0.0.1:{idp}/sso")).form(&wrong).send().unwrap();
+    wrong.extend([
+        ("username".into(), "alice".into()),
+        ("password".into(), "bob".into()),
+    ]);
+    let again = client
+        .post(format!("http://127.0.0.1:{idp}/sso"))
+        .form(&wrong)
+        .send()
+        .unwrap();
     assert!(again.text().unwrap().contains("wrong password"));
 
-    fields.extend([("username".into(), "alice".into()), ("password".into(), "alice".into())]);
-    let posted = client.post(format!("http://127.0.0.1:{idp}/sso")).form(&fields).send().unwrap();
+    fields.extend([
+        ("username".into(), "alice".into()),
+        ("password".into(), "alice".into()),
+    ]);
+    let posted = client
+        .post(format!("http://127.0.0.1:{idp}/sso"))
+        .form(&fields)
+        .send()
+        .unwrap();
     let (acs, acs_fields) = form_fields(&posted.text().unwrap());
     assert_eq!(acs, format!("{base}/saml/acs"));
     let landed = client.post(acs).form(&acs_fields).send().unwrap();
@@ -75,5 +107,11 @@ fn demo_signs_alice_in_through_the_demo_idp() {
     assert_eq!(admin_page.status(), 200);
     // Logout ends the session: back to the IdP.
     let out = client.get(format!("{base}/saml/logout")).send().unwrap();
-    assert!(out.url().as_str().starts_with(&format!("http://127.0.0.1:{idp}/sso")), "{}", out.url());
+    assert!(
+        out.url()
+            .as_str()
+            .starts_with(&format!("http://127.0.0.1:{idp}/sso")),
+        "{}",
+        out.url()
+    );
 }

@@ -91,10 +91,20 @@ pub fn consume(gateway: &Gateway, shared: &Shared, body: &[u8], cookies: &Cookie
     let mut saml_response = None;
     let mut relay_state = None;
     for (k, v) in form_urlencoded::parse(body) {
-        match k.as_ref() {
-            "SAMLResponse" if saml_response.is_none() => saml_response = Some(v.into_owned()),
-            "RelayState" if relay_state.is_none() => relay_state = Some(v.into_owned()),
-            _ => {}
+        // A repeated field is refused: two parsers (ours and a logging or
+        // WAF layer) could otherwise each pick a different one (ATTACKS §20).
+        let slot = match k.as_ref() {
+            "SAMLResponse" => &mut saml_response,
+            "RelayState" => &mut relay_state,
+            _ => continue,
+        };
+        if slot.replace(v.into_owned()).is_some() {
+            return rejected(
+                400,
+                "malformed_input",
+                format!("form field {k} given twice"),
+                None,
+            );
         }
     }
     let Some(saml_response) = saml_response else {
@@ -275,6 +285,21 @@ pub fn consume(gateway: &Gateway, shared: &Shared, body: &[u8], cookies: &Cookie
     }
 }
 
+/// A return path that stays on this gateway: `//host/…` (scheme-relative),
+/// backslashes (browsers read `/\\host` as `//host`) and control characters
+/// make it `/`. A request line such as `GET //evil.test/x` must not turn
+/// into a redirect off-site after login (ATTACKS §18).
+pub fn local_path(path: &str) -> String {
+    if path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.chars().any(|c| c.is_control() || c == '\\')
+    {
+        path.to_owned()
+    } else {
+        "/".to_owned()
+    }
+}
+
 /// The target of an unsolicited Response's RelayState: a local path, or an
 /// absolute URL on a configured host (reduced to its path); anything else
 /// (another host, `//host`, `\`, a scheme) is ignored for `/`.
@@ -285,8 +310,8 @@ pub fn safe_return_to(gateway: &Gateway, relay_state: Option<&str>) -> String {
     if rs.chars().any(|c| c.is_control() || c == '\\') {
         return "/".into();
     }
-    if rs.starts_with('/') && !rs.starts_with("//") {
-        return rs.to_owned();
+    if rs.starts_with('/') {
+        return local_path(rs);
     }
     for scheme in ["https://", "http://"] {
         if let Some(rest) = rs.strip_prefix(scheme) {
@@ -299,9 +324,9 @@ pub fn safe_return_to(gateway: &Gateway, relay_state: Option<&str>) -> String {
                 && gateway.hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
             {
                 return if path.starts_with('/') {
-                    path.to_owned()
+                    local_path(path)
                 } else {
-                    format!("/{path}")
+                    local_path(&format!("/{path}"))
                 };
             }
         }
@@ -383,7 +408,7 @@ pub fn start_login(
     let lifetime = gateway.config.session.login_lifetime_seconds;
     let state = LoginState {
         request_id: request_id.clone(),
-        return_to: return_to.to_owned(),
+        return_to: local_path(return_to),
         idp: idp_name.to_owned(),
         expires: now.unix_millis() / 1000 + lifetime,
     };

@@ -683,6 +683,15 @@ impl Config {
                     "not a valid header name",
                 );
             }
+            if crate::headers::RESERVED.contains(&crate::headers::fold(&m.name).as_str()) {
+                p.add(
+                    &format!("headers.inject[{i}].name"),
+                    format!(
+                        "{} carries the request itself and cannot be an identity header",
+                        m.name
+                    ),
+                );
+            }
             let ok = matches!(
                 m.from.as_str(),
                 "name_id" | "name_id_format" | "idp" | "session_index"
@@ -820,7 +829,8 @@ keys = ["AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="]
             .replace("https://gw.example.test\"", "gw.example.test/x\"")
             .replace("127.0.0.1:8000", "nohost")
             .replace("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "c2hvcnQ=")
-            + "[[route]]\nupstreams=[\"127.0.0.1:1\"]\nidp=\"nope\"\npolicy=\"maybe\"\n";
+            + "[[route]]\nupstreams=[\"127.0.0.1:1\"]\nidp=\"nope\"\npolicy=\"maybe\"\n"
+            + "[headers]\ninject = [{ name = \"Cookie\", from = \"name_id\" }]\n";
         let err = Config::from_toml(&bad).unwrap_err();
         let paths: Vec<&str> = err.problems.iter().map(|p| p.path.as_str()).collect();
         for expected in [
@@ -829,6 +839,7 @@ keys = ["AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="]
             "session.keys[0]",
             "route[1].idp",
             "route[1].policy",
+            "headers.inject[0].name",
         ] {
             assert!(paths.contains(&expected), "{expected} missing in {paths:?}");
         }

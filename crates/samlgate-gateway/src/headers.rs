@@ -22,6 +22,49 @@ pub const HOP_BY_HOP: [&str; 5] = [
     "trailer",
 ];
 
+/// The largest injected header value: 300 Entra group GUIDs are ~11 KB;
+/// backends commonly refuse headers past 16-64 KB with a bare 431.
+pub const MAX_VALUE_BYTES: usize = 32 * 1024;
+
+/// Header names that an identity mapping must never write: they carry the
+/// request's framing, routing or the client's own credentials.
+pub const RESERVED: [&str; 12] = [
+    "host",
+    "cookie",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "te",
+    "trailer",
+    "authorization",
+    "x-forwarded-for",
+    "x-request-id",
+];
+
+/// A value of a multi-valued attribute, with `%` and the separator's
+/// characters percent-encoded, so that a value such as `admins;x` cannot
+/// forge an extra `admins` entry at a backend that splits on `;`
+/// (ATTACKS §19c). Values without them pass unchanged.
+pub fn escape_separator(value: &str, separator: &str) -> String {
+    if !value.contains('%') && !separator.chars().any(|c| value.contains(c)) {
+        return value.to_owned();
+    }
+    let mut out = String::with_capacity(value.len() + 8);
+    for c in value.chars() {
+        if c == '%' || separator.contains(c) {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The folded form of a header name: lower case, `_` as `-`.
 pub fn fold(name: &str) -> String {
     name.chars()
@@ -120,9 +163,20 @@ impl HeaderPolicy {
                 Source::NameIdFormat => session.name_id_format.clone(),
                 Source::Idp => Some(session.idp.clone()),
                 Source::SessionIndex => session.session_index.clone(),
-                Source::Attribute(a) => session.attribute(a).map(|v| v.join(&self.separator)),
+                Source::Attribute(a) => session.attribute(a).map(|values| {
+                    values
+                        .iter()
+                        .map(|v| escape_separator(v, &self.separator))
+                        .collect::<Vec<_>>()
+                        .join(&self.separator)
+                }),
             };
             let Some(value) = value else { continue };
+            if value.len() > MAX_VALUE_BYTES {
+                return Err(InvalidValue {
+                    header: name.to_string(),
+                });
+            }
             if !value
                 .bytes()
                 .all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
@@ -209,5 +263,15 @@ mod tests {
             assert!(p.values(&session(&[bad])).is_err(), "{bad:?}");
         }
         assert!(p.values(&session(&["Zoë", "tab\there"])).is_ok());
+    }
+
+    #[test]
+    fn a_value_cannot_forge_another_value() {
+        let p = policy();
+        let v = p.values(&session(&["users", "admins;x", "100%"])).unwrap();
+        assert_eq!(v[1].1, "users;admins%3Bx;100%25");
+        assert_eq!(escape_separator("a, b", ", "), "a%2C%20b");
+        let huge = "g".repeat(MAX_VALUE_BYTES + 1);
+        assert!(p.values(&session(&[&huge])).is_err());
     }
 }

@@ -134,6 +134,14 @@ impl SamlProxy {
                 )
                 .await;
         }
+        let form = header_str(session.req_header(), "content-type").is_none_or(|t| {
+            t.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+        if !form {
+            self.count_acs(None, "rejected", "malformed_input");
+            return self.error(session, ctx, 400, "malformed_input", &[]).await;
+        }
         let limit = gateway.config.sp.acs_max_body_bytes;
         let declared = header_str(session.req_header(), "content-length")
             .and_then(|v| v.parse::<usize>().ok());

@@ -183,7 +183,10 @@ mod tests {
     fn redirect_binding_round_trips_and_escapes() {
         let r = request(AcsTarget::Url("https://sp.example.test/saml/acs?a=1&b=2"));
         let url = r.redirect_url(Some("tok"), None).unwrap();
-        assert!(url.starts_with("https://idp.example.test/sso?tenant=a&x=\"y\"&SAMLRequest="), "{url}");
+        assert!(
+            url.starts_with("https://idp.example.test/sso?tenant=a&x=\"y\"&SAMLRequest="),
+            "{url}"
+        );
         let value = url
             .split('&')
             .find_map(|p| p.strip_prefix("SAMLRequest="))
@@ -218,7 +221,8 @@ mod tests {
     #[test]
     fn inflate_is_bounded() {
         let mut enc = DeflateEncoder::new(Vec::new(), Compression::best());
-        enc.write_all(&vec![b'a'; (MAX_INFLATED + 10) as usize]).unwrap();
+        enc.write_all(&vec![b'a'; (MAX_INFLATED + 10) as usize])
+            .unwrap();
         let bomb = base64::engine::general_purpose::STANDARD.encode(enc.finish().unwrap());
         assert!(inflate_redirect_message(&bomb).is_none());
         assert!(inflate_redirect_message("not base64!").is_none());
