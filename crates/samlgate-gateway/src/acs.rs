@@ -349,7 +349,13 @@ pub fn random_hex(bytes: usize) -> String {
             *b = (t >> ((i % 16) * 8)) as u8;
         }
     }
-    raw.iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(bytes * 2);
+    for b in raw {
+        for nibble in [b >> 4, b & 15] {
+            out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+        }
+    }
+    out
 }
 
 /// How a login starts: a redirect URL or a POST form, plus the login-state

@@ -303,6 +303,18 @@ impl SamlProxy {
     }
 }
 
+/// Request IDs: a random per-process prefix and a counter. They only need
+/// to be unique (they tie a page to a log line), not secret, and a counter
+/// costs nothing per request.
+fn next_request_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| acs::random_hex(4));
+    format!("{prefix}-{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
 /// Removes `samlgate_idp=` (the discovery page's choice) from the return
 /// path and returns it.
 fn split_idp_choice(path_and_query: &str) -> (String, Option<String>) {
@@ -357,7 +369,7 @@ impl ProxyHttp for SamlProxy {
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx {
             gateway: None,
-            request_id: acs::random_hex(8),
+            request_id: next_request_id(),
             route: None,
             route_label: "none".into(),
             inject: Vec::new(),
@@ -431,8 +443,7 @@ impl ProxyHttp for SamlProxy {
         );
         let now = self.shared.clock.now().unix_millis() / 1000;
         let user = gateway
-            .cookies
-            .read_session(&gateway.ring, &cookies, now)
+            .session(&cookies, now)
             .filter(|s| route.config.idp.as_ref().is_none_or(|idp| &s.idp == idp))
             // The IdP must still be configured (a reload may remove one).
             .filter(|s| gateway.idp_named(&s.idp).is_some());

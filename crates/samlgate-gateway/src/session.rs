@@ -160,18 +160,29 @@ impl CookieSettings {
     /// The session carried by a `Cookie` header, if it opens, parses and
     /// has not expired at `now`.
     pub fn read_session(&self, ring: &KeyRing, cookies: &Cookies, now: i64) -> Option<Session> {
+        let sealed = self.sealed_session(cookies)?;
+        self.open_session(ring, &sealed, now)
+    }
+
+    /// The sealed session text, its chunks joined (not yet opened).
+    pub fn sealed_session(&self, cookies: &Cookies) -> Option<String> {
         let first = cookies.get(&self.name)?;
         let (count, data) = first.split_once('.')?;
         let count: usize = count.parse().ok()?;
         if count == 0 || count > self.max_chunks() {
             return None;
         }
-        let mut sealed = String::with_capacity(count * CHUNK);
+        let mut sealed = String::with_capacity(data.len() * count);
         sealed.push_str(data);
         for i in 1..count {
             sealed.push_str(cookies.get(&self.chunk_name(i))?);
         }
-        let deflated = ring.open("session", &sealed)?;
+        Some(sealed)
+    }
+
+    /// Opens a sealed session; None when forged, unreadable or expired.
+    pub fn open_session(&self, ring: &KeyRing, sealed: &str, now: i64) -> Option<Session> {
+        let deflated = ring.open("session", sealed)?;
         let mut json = Vec::new();
         DeflateDecoder::new(deflated.as_slice())
             .take(MAX_PLAINTEXT)
@@ -248,32 +259,30 @@ impl CookieSettings {
 }
 
 /// The cookies of a request (all `Cookie` headers), first value wins.
+/// Kept as the raw header text and scanned on lookup: a request needs one
+/// or two cookies, so splitting all of them into owned pairs is wasted.
 #[derive(Debug, Default)]
-pub struct Cookies(Vec<(String, String)>);
+pub struct Cookies(Vec<String>);
 
 impl Cookies {
-    /// Parses `Cookie` header values.
+    /// Takes `Cookie` header values.
     pub fn parse<'h>(headers: impl Iterator<Item = &'h [u8]>) -> Self {
-        let mut out = Vec::new();
-        for header in headers {
-            let Ok(text) = std::str::from_utf8(header) else {
-                continue;
-            };
-            for pair in text.split(';') {
-                if let Some((name, value)) = pair.split_once('=') {
-                    out.push((name.trim().to_owned(), value.trim().to_owned()));
-                }
-            }
-        }
-        Cookies(out)
+        Cookies(
+            headers
+                .filter_map(|h| std::str::from_utf8(h).ok())
+                .map(str::to_owned)
+                .collect(),
+        )
     }
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find_map(|header| {
+            header.split(';').find_map(|pair| {
+                let (n, v) = pair.split_once('=')?;
+                (n.trim() == name).then(|| v.trim())
+            })
+        })
     }
 }
 

@@ -21,7 +21,7 @@ use crate::metadata_feed::{FeedOptions, MetadataFeed, MetadataSource};
 use crate::metrics::Metrics;
 use crate::replay::MemoryReplayStore;
 use crate::seal::{parse_key, KeyRing};
-use crate::session::CookieSettings;
+use crate::session::{CookieSettings, Cookies, Session};
 
 /// One configured IdP with its metadata feed.
 #[derive(Debug)]
@@ -119,6 +119,12 @@ pub struct Gateway {
     pub idps: Vec<Idp>,
     /// The SP metadata document served at `metadata_path`.
     pub sp_metadata: String,
+    /// Opened sessions by their sealed text: a browser sends the same
+    /// cookie with every request, and opening it (AES-GCM, inflate, JSON)
+    /// costs more than the rest of the request path. Keyed by the whole
+    /// sealed text, so only a genuine cookie can hit; expiry is checked on
+    /// every use; per configuration, so a key ring change empties it.
+    sessions: moka::sync::Cache<String, Arc<Session>>,
     trust: Mutex<TrustSnapshot>,
     /// Stops this configuration's metadata refresh loops when it is replaced.
     stop_feeds: watch::Sender<bool>,
@@ -365,6 +371,10 @@ impl Gateway {
             routes,
             idps,
             sp_metadata,
+            sessions: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(300))
+                .build(),
             trust: Mutex::new(TrustSnapshot::default()),
             stop_feeds,
             config,
@@ -379,6 +389,17 @@ impl Gateway {
             let stop = self.stop_feeds.subscribe();
             tokio::spawn(feed.run(stop));
         }
+    }
+
+    /// The session the request's cookies carry, if valid at `now`.
+    pub fn session(&self, cookies: &Cookies, now: i64) -> Option<Arc<Session>> {
+        let sealed = self.cookies.sealed_session(cookies)?;
+        if let Some(session) = self.sessions.get(&sealed) {
+            return (session.expires > now).then_some(session);
+        }
+        let session = Arc::new(self.cookies.open_session(&self.ring, &sealed, now)?);
+        self.sessions.insert(sealed, session.clone());
+        Some(session)
     }
 
     /// The trust of the IdPs' current metadata.
@@ -415,15 +436,6 @@ impl Gateway {
     /// The configured IdP named `name`.
     pub fn idp_named(&self, name: &str) -> Option<&Idp> {
         self.idps.iter().find(|i| i.config.name == name)
-    }
-
-    /// The route for `host` (port removed) and `path`: the longest
-    /// matching prefix among routes whose host matches.
-    pub fn route(&self, host: &str, path: &str) -> Option<&Route> {
-        self.routes
-            .iter()
-            .filter(|r| r.matches(host, path))
-            .max_by_key(|r| (r.config.host.is_some(), r.config.path_prefix.len()))
     }
 
     /// True once every IdP has usable metadata.
