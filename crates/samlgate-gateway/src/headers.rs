@@ -48,21 +48,30 @@ pub const RESERVED: [&str; 12] = [
 /// forge an extra `admins` entry at a backend that splits on `;`
 /// (ATTACKS §19c). Values without them pass unchanged.
 pub fn escape_separator(value: &str, separator: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    push_escaped(&mut out, value, separator);
+    out
+}
+
+fn push_escaped(out: &mut String, value: &str, separator: &str) {
     if !value.contains('%') && !separator.chars().any(|c| value.contains(c)) {
-        return value.to_owned();
+        out.push_str(value);
+        return;
     }
-    let mut out = String::with_capacity(value.len() + 8);
     for c in value.chars() {
         if c == '%' || separator.contains(c) {
             let mut buf = [0u8; 4];
             for b in c.encode_utf8(&mut buf).bytes() {
-                out.push_str(&format!("%{b:02X}"));
+                out.push('%');
+                for nibble in [b >> 4, b & 15] {
+                    let digit = char::from_digit(u32::from(nibble), 16).unwrap_or('0');
+                    out.push(digit.to_ascii_uppercase());
+                }
             }
         } else {
             out.push(c);
         }
     }
-    out
 }
 
 /// `name` folded equals `folded` (already folded).
@@ -181,11 +190,15 @@ impl HeaderPolicy {
                 Source::Idp => Some(session.idp.clone()),
                 Source::SessionIndex => session.session_index.clone(),
                 Source::Attribute(a) => session.attribute(a).map(|values| {
-                    values
-                        .iter()
-                        .map(|v| escape_separator(v, &self.separator))
-                        .collect::<Vec<_>>()
-                        .join(&self.separator)
+                    let mut joined =
+                        String::with_capacity(values.iter().map(|v| v.len() + 1).sum());
+                    for (i, v) in values.iter().enumerate() {
+                        if i > 0 {
+                            joined.push_str(&self.separator);
+                        }
+                        push_escaped(&mut joined, v, &self.separator);
+                    }
+                    joined
                 }),
             };
             let Some(value) = value else { continue };

@@ -33,7 +33,7 @@ pub struct RequestCtx {
     request_id: String,
     route: Option<usize>,
     route_label: String,
-    inject: Vec<(http::HeaderName, String)>,
+    inject: Vec<(http::HeaderName, http::HeaderValue)>,
     upstream_started: Option<MonoInstant>,
     tls: bool,
 }
@@ -442,19 +442,26 @@ impl ProxyHttp for SamlProxy {
                 .map(|v| v.as_bytes()),
         );
         let now = self.shared.clock.now().unix_millis() / 1000;
-        let user = gateway
+        let open = gateway
             .session(&cookies, now)
-            .filter(|s| route.config.idp.as_ref().is_none_or(|idp| &s.idp == idp))
+            .filter(|o| {
+                route
+                    .config
+                    .idp
+                    .as_ref()
+                    .is_none_or(|idp| &o.session.idp == idp)
+            })
             // The IdP must still be configured (a reload may remove one).
-            .filter(|s| gateway.idp_named(&s.idp).is_some());
+            .filter(|o| gateway.idp_named(&o.session.idp).is_some());
 
         let public = route.config.policy == "public";
-        let Some(user) = user else {
+        let Some(open) = open else {
             if public {
                 return Ok(false);
             }
             return self.unauthenticated(session, ctx, &gateway, index).await;
         };
+        let user = &open.session;
         for rule in &route.config.require {
             let ok = user
                 .attribute(&rule.attribute)
@@ -466,8 +473,8 @@ impl ProxyHttp for SamlProxy {
                     .await;
             }
         }
-        match gateway.headers.values(&user) {
-            Ok(values) => ctx.inject = values,
+        match &open.headers {
+            Ok(values) => ctx.inject = values.clone(),
             Err(e) => {
                 tracing::warn!(request_id = %ctx.request_id, idp = %user.idp, error = %e, "refused");
                 return self

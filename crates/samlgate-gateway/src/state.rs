@@ -15,7 +15,7 @@ use samlgate_saml::{AcsEndpoint, Clock, IdpEntity, IdpMetadata, SpMetadata, Trus
 use tokio::sync::watch;
 
 use crate::config::{Config, ConfigError, ConfigProblem, IdpConfig, RouteConfig};
-use crate::headers::HeaderPolicy;
+use crate::headers::{HeaderPolicy, InvalidValue};
 use crate::key_cache::FingerprintKeyCache;
 use crate::metadata_feed::{FeedOptions, MetadataFeed, MetadataSource};
 use crate::metrics::Metrics;
@@ -124,7 +124,7 @@ pub struct Gateway {
     /// costs more than the rest of the request path. Keyed by the whole
     /// sealed text, so only a genuine cookie can hit; expiry is checked on
     /// every use; per configuration, so a key ring change empties it.
-    sessions: moka::sync::Cache<String, Arc<Session>>,
+    sessions: moka::sync::Cache<String, Arc<OpenSession>>,
     trust: Mutex<TrustSnapshot>,
     /// Stops this configuration's metadata refresh loops when it is replaced.
     stop_feeds: watch::Sender<bool>,
@@ -144,6 +144,16 @@ impl Drop for Gateway {
     fn drop(&mut self) {
         let _ = self.stop_feeds.send(true);
     }
+}
+
+/// An opened session and its identity headers (or why they cannot be
+/// sent), shared by all requests that carry the same cookie.
+#[derive(Debug)]
+pub struct OpenSession {
+    /// The session.
+    pub session: Session,
+    /// The headers to inject; `HeaderValue` clones share their bytes.
+    pub headers: Result<Vec<(http::HeaderName, http::HeaderValue)>, InvalidValue>,
 }
 
 /// The trust built from the feeds' current metadata, rebuilt when a feed
@@ -391,15 +401,31 @@ impl Gateway {
         }
     }
 
-    /// The session the request's cookies carry, if valid at `now`.
-    pub fn session(&self, cookies: &Cookies, now: i64) -> Option<Arc<Session>> {
+    /// The session the request's cookies carry, if valid at `now`, with
+    /// its identity headers computed once for all its requests.
+    pub fn session(&self, cookies: &Cookies, now: i64) -> Option<Arc<OpenSession>> {
         let sealed = self.cookies.sealed_session(cookies)?;
-        if let Some(session) = self.sessions.get(&sealed) {
-            return (session.expires > now).then_some(session);
+        if let Some(open) = self.sessions.get(&sealed) {
+            return (open.session.expires > now).then_some(open);
         }
-        let session = Arc::new(self.cookies.open_session(&self.ring, &sealed, now)?);
-        self.sessions.insert(sealed, session.clone());
-        Some(session)
+        let session = self.cookies.open_session(&self.ring, &sealed, now)?;
+        let headers = self.headers.values(&session).and_then(|values| {
+            values
+                .into_iter()
+                .map(|(name, value)| {
+                    // values() admits only bytes a header value may hold.
+                    http::HeaderValue::from_str(&value)
+                        .or_else(|_| http::HeaderValue::from_bytes(value.as_bytes()))
+                        .map(|v| (name.clone(), v))
+                        .map_err(|_| InvalidValue {
+                            header: name.to_string(),
+                        })
+                })
+                .collect()
+        });
+        let open = Arc::new(OpenSession { session, headers });
+        self.sessions.insert(sealed, open.clone());
+        Some(open)
     }
 
     /// The trust of the IdPs' current metadata.
