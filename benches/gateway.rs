@@ -116,5 +116,106 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group!(benches, bench, acs);
 criterion_main!(benches);
+
+/// The ACS beside the bare verification of the same Response, in one run:
+/// what the gateway adds to `verify` (form decode, replay store, session
+/// sealing, metrics), without HTTP.
+fn acs(c: &mut Criterion) {
+    use base64::Engine;
+    use samlgate_gateway::demo::idp::{DemoIdp, USERS};
+    use samlgate_gateway::state::{BuildOptions, Gateway, Shared};
+    use samlgate_saml::{Clock, SystemClock};
+    use std::sync::Arc;
+
+    let acs_url = "http://127.0.0.1:1/saml/acs";
+    let sp = "http://127.0.0.1:1/saml/metadata";
+    let idp = DemoIdp::new("http://127.0.0.1:2", sp, acs_url).unwrap();
+    let config = samlgate_gateway::config::Config::from_toml(&format!(
+        r#"
+[sp]
+entity_id = "{sp}"
+base_url = "http://127.0.0.1:1"
+[[idp]]
+name = "bench"
+metadata_url = "http://127.0.0.1:2/metadata"
+allow_idp_initiated = true
+[[route]]
+upstreams = ["127.0.0.1:3"]
+[session]
+keys = ["AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="]
+[replay]
+max_entries = 10000000
+"#
+    ))
+    .unwrap();
+    let options = BuildOptions {
+        inline_metadata: vec![("bench".into(), idp.metadata().into_bytes())],
+        ..BuildOptions::default()
+    };
+    let key_cache = Arc::new(samlgate_gateway::key_cache::FingerprintKeyCache::new(100));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let gateway = runtime
+        .block_on(Gateway::build(config, &options, &key_cache))
+        .unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let shared = Shared {
+        gateway: arc_swap::ArcSwap::from_pointee(gateway),
+        metrics: samlgate_gateway::metrics::Metrics::new().unwrap(),
+        replay: samlgate_gateway::replay::MemoryReplayStore::new(10_000_000, clock.clone()),
+        key_cache,
+        clock,
+        draining: std::sync::atomic::AtomicBool::new(false),
+    };
+    // Unique Responses: the replay store refuses a second use.
+    let bodies: Vec<Vec<u8>> = (0..4000)
+        .map(|_| {
+            let xml = idp
+                .response_for(&USERS[0], None, SystemClock.now())
+                .unwrap();
+            let b64 = base64::engine::general_purpose::STANDARD.encode(xml);
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("SAMLResponse", &b64)
+                .finish()
+                .into_bytes()
+        })
+        .collect();
+    let gateway = shared.gateway.load_full();
+    let trust = gateway.trust();
+    let cookies = Cookies::default();
+    let mut g = c.benchmark_group("acs");
+    let mut next = 0usize;
+    g.bench_function("consume", |b| {
+        b.iter(|| {
+            let body = &bodies[next % bodies.len()];
+            next += 1;
+            samlgate_gateway::acs::consume(&gateway, &shared, body, &cookies)
+        })
+    });
+    let xml = idp
+        .response_for(&USERS[0], None, SystemClock.now())
+        .unwrap();
+    g.bench_function("verify_only", |b| {
+        b.iter(|| {
+            let v = samlgate_saml::Validator {
+                trust: &trust,
+                sp_entity_id: Some(sp),
+                acs_url: Some(acs_url),
+                in_response_to: None,
+                clock: &SystemClock,
+                clock_skew_seconds: 180,
+                algorithms: samlgate_dsig::AlgorithmPolicy::default(),
+                decryption_keys: &samlgate_dsig::DecryptionKeys::new(),
+                decryption: samlgate_dsig::DecryptionPolicy::default(),
+                limits: samlgate_xml::Limits::default(),
+                replay: None,
+            };
+            v.validate(black_box(&xml)).unwrap()
+        })
+    });
+    g.finish();
+}
