@@ -19,6 +19,11 @@ use crate::seal::KeyRing;
 const CHUNK: usize = 3800;
 /// Largest decompressed session accepted (a bound on inflate output).
 const MAX_PLAINTEXT: u64 = 1024 * 1024;
+/// First plaintext byte: how the session JSON is stored.
+const FORMAT_JSON: u8 = b'j';
+const FORMAT_DEFLATE: u8 = b'd';
+/// Sessions from this many JSON bytes on are deflated.
+const COMPRESS_FROM: usize = 1024;
 
 /// What a verified assertion leaves in the browser.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,14 +118,22 @@ impl CookieSettings {
         max_age: i64,
     ) -> Result<Vec<String>, SessionError> {
         let json = serde_json::to_vec(session).map_err(|e| SessionError::Seal(e.to_string()))?;
-        let mut enc = DeflateEncoder::new(Vec::new(), Compression::fast());
-        enc.write_all(&json)
-            .map_err(|e| SessionError::Seal(e.to_string()))?;
-        let deflated = enc
-            .finish()
-            .map_err(|e| SessionError::Seal(e.to_string()))?;
+        // Small sessions go uncompressed: setting up a deflate stream costs
+        // more than the bytes it would save on a few hundred bytes.
+        let plaintext = if json.len() < COMPRESS_FROM {
+            let mut raw = Vec::with_capacity(json.len() + 1);
+            raw.push(FORMAT_JSON);
+            raw.extend_from_slice(&json);
+            raw
+        } else {
+            let mut enc = DeflateEncoder::new(vec![FORMAT_DEFLATE], Compression::fast());
+            enc.write_all(&json)
+                .map_err(|e| SessionError::Seal(e.to_string()))?;
+            enc.finish()
+                .map_err(|e| SessionError::Seal(e.to_string()))?
+        };
         let sealed = ring
-            .seal("session", &deflated)
+            .seal("session", &plaintext)
             .map_err(|e| SessionError::Seal(e.to_string()))?;
         if sealed.len() > self.max_bytes {
             return Err(SessionError::TooLarge {
@@ -182,13 +195,20 @@ impl CookieSettings {
 
     /// Opens a sealed session; None when forged, unreadable or expired.
     pub fn open_session(&self, ring: &KeyRing, sealed: &str, now: i64) -> Option<Session> {
-        let deflated = ring.open("session", sealed)?;
-        let mut json = Vec::new();
-        DeflateDecoder::new(deflated.as_slice())
-            .take(MAX_PLAINTEXT)
-            .read_to_end(&mut json)
-            .ok()?;
-        let session: Session = serde_json::from_slice(&json).ok()?;
+        let plaintext = ring.open("session", sealed)?;
+        let (&format, body) = plaintext.split_first()?;
+        let session: Session = match format {
+            FORMAT_JSON => serde_json::from_slice(body).ok()?,
+            FORMAT_DEFLATE => {
+                let mut json = Vec::new();
+                DeflateDecoder::new(body)
+                    .take(MAX_PLAINTEXT)
+                    .read_to_end(&mut json)
+                    .ok()?;
+                serde_json::from_slice(&json).ok()?
+            }
+            _ => return None,
+        };
         (session.expires > now).then_some(session)
     }
 
