@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""Result rows and tables for loadtest/run.sh (standard library only).
+
+  report.py row LABEL KIND K6_SUMMARY CLK_TCK SERVER_TICKS BACKEND_TICKS K6_CPU_S SYS_TICKS
+  report.py wrkrow LABEL WRK_OUTPUT CLK_TCK SERVER_TICKS BACKEND_TICKS WRK_CPU_S SYS_TICKS
+  report.py strace LABEL STRACE_C_OUTPUT REQUESTS
+  report.py bench CRITERION_DIR
+  report.py table RESULTS_TSV STRACE_TSV BENCH_TSV ENV_TXT
+"""
+
+import json
+import os
+import sys
+
+# Reference figures of the issue, per server CPU-second.
+ACS_TARGET = 8400.0
+PASS_TARGET_VS_BARE = 0.9
+ACS_TARGET_VS_VERIFY = 0.7
+
+ROW_FIELDS = [
+    "label", "kind", "requests", "ok", "failed", "wall_s", "server_cpu_s",
+    "backend_cpu_s", "k6_cpu_s", "busy_s", "p50_ms", "p99_ms",
+]
+
+
+def metric(summary, name, key, default=0.0):
+    m = summary.get("metrics", {}).get(name)
+    if not m:
+        return default
+    return m.get("values", {}).get(key, default)
+
+
+def row(args):
+    label, kind, path, clk, server, backend, k6cpu, busy = args
+    clk = float(clk)
+    try:
+        with open(path) as f:
+            s = json.load(f)
+    except (OSError, ValueError):
+        s = {}
+    requests = metric(s, "http_reqs", "count")
+    if kind == "acs":
+        ok = metric(s, "acs_accepted", "count")
+    else:
+        ok = metric(s, "checks", "passes")
+    failed = requests - ok
+    wall = s.get("state", {}).get("testRunDurationMs", 0.0) / 1000.0
+    values = [
+        label, kind, int(requests), int(ok), int(failed), f"{wall:.2f}",
+        f"{int(server) / clk:.2f}", f"{int(backend) / clk:.2f}", f"{float(k6cpu):.2f}",
+        f"{int(busy) / clk:.2f}",
+        f"{metric(s, 'http_req_duration', 'med'):.3f}",
+        f"{metric(s, 'http_req_duration', 'p(99)'):.3f}",
+    ]
+    print("\t".join(str(v) for v in values))
+
+
+def wrk_time_ms(text):
+    units = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    for u in ("us", "ms", "s"):
+        if text.endswith(u):
+            return float(text[: -len(u)]) * units[u]
+    return float(text)
+
+
+def wrkrow(args):
+    """A row from wrk --latency output, in the same fields as `row`."""
+    label, path, clk, server, backend, gencpu, busy = args
+    clk = float(clk)
+    requests, non2xx, wall, p50, p99 = 0, 0, 0.0, 0.0, 0.0
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 4 and parts[1] == "requests" and parts[2] == "in":
+                    requests = int(parts[0])
+                    wall = wrk_time_ms(parts[3].rstrip(",")) / 1000.0
+                elif line.strip().startswith("Non-2xx"):
+                    non2xx = int(parts[-1])
+                elif len(parts) == 2 and parts[0] == "50%":
+                    p50 = wrk_time_ms(parts[1])
+                elif len(parts) == 2 and parts[0] == "99%":
+                    p99 = wrk_time_ms(parts[1])
+                elif line.strip().startswith("Socket errors"):
+                    non2xx += sum(int(x.rstrip(",")) for x in parts[2::2] if x.rstrip(",").isdigit())
+    except OSError:
+        pass
+    values = [
+        label, "wrk", requests, requests - non2xx, non2xx, f"{wall:.2f}",
+        f"{int(server) / clk:.2f}", f"{int(backend) / clk:.2f}", f"{float(gencpu):.2f}",
+        f"{int(busy) / clk:.2f}", f"{p50:.3f}", f"{p99:.3f}",
+    ]
+    print("\t".join(str(v) for v in values))
+
+
+def strace(args):
+    label, path, requests = args
+    requests = float(requests)
+    calls = {}
+    total = 0
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 5 and parts[0][0].isdigit() and not line.startswith("-"):
+                    name = parts[-1]
+                    n = int(parts[3])
+                    if name == "total":
+                        total = n
+                    else:
+                        calls[name] = n
+    except OSError:
+        pass
+    top = sorted(calls.items(), key=lambda kv: -kv[1])[:6]
+    detail = ", ".join(f"{k} {v / requests:.2f}" for k, v in top)
+    print(f"{label}\t{total}\t{total / requests:.2f}\t{detail}")
+
+
+def bench(args):
+    base = args[0]
+    for name in ("full_typical", "floor_rsa2048"):
+        p = os.path.join(base, "verify", name, "new", "estimates.json")
+        try:
+            with open(p) as f:
+                e = json.load(f)
+            print(f"{name}\t{e['median']['point_estimate']:.1f}")
+        except (OSError, ValueError, KeyError):
+            pass
+
+
+def read_tsv(path, fields=None):
+    rows = []
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.rstrip("\n").split("\t")
+                if not parts or not parts[0]:
+                    continue
+                rows.append(dict(zip(fields, parts)) if fields else parts)
+    except OSError:
+        pass
+    return rows
+
+
+def other_cpu(r):
+    """CPU of everything else on the machine during the run (the other
+    engineer's compiler, the idle servers...): the noise indicator."""
+    own = float(r["server_cpu_s"]) + float(r["k6_cpu_s"])
+    if r["label"] != "direct":
+        own += float(r["backend_cpu_s"])
+    return max(0.0, float(r["busy_s"]) - own)
+
+
+def per_cpu(r):
+    cpu = float(r["server_cpu_s"])
+    return float(r["ok"]) / cpu if cpu > 0 else 0.0
+
+
+def table(args):
+    results, straces, benches, env = args
+    rows = read_tsv(results, ROW_FIELDS)
+    bench_ns = {r[0]: float(r[1]) for r in read_tsv(benches)}
+    env_lines = read_tsv(env)
+    print("```")
+    for line in env_lines:
+        print(line[0])
+    print("```\n")
+
+    for kind, title, gen in (
+        ("pass", "Pass-through, k6 (GET with session cookie)", "k6"),
+        ("wrk", "Pass-through, wrk cross-check (same request, 1 wrk thread)", "wrk"),
+    ):
+        passes = [r for r in rows if r["kind"] == kind]
+        if not passes:
+            continue
+        bare = next((per_cpu(r) for r in passes if r["label"] == "bare-pingora"), 0.0)
+        print(f"### {title}\n")
+        print("| target | requests (200) | errors | req/s | server CPU s | req per server CPU-s "
+              f"| vs bare pingora | p50 ms | p99 ms | backend CPU s | {gen} CPU s | other CPU s |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in passes:
+            wall = float(r["wall_s"]) or 1.0
+            pc = per_cpu(r)
+            ratio = f"{pc / bare:.2f}x" if bare else "-"
+            print(f"| {r['label']} | {r['ok']} | {r['failed']} | {float(r['ok']) / wall:,.0f} "
+                  f"| {r['server_cpu_s']} | {pc:,.0f} | {ratio} | {r['p50_ms']} | {r['p99_ms']} "
+                  f"| {r['backend_cpu_s']} | {r['k6_cpu_s']} | {other_cpu(r):.2f} |")
+        print()
+
+    acs = [r for r in rows if r["kind"] == "acs"]
+    if acs:
+        verify_rate = 1e9 / bench_ns["full_typical"] if "full_typical" in bench_ns else 0.0
+        print("### ACS flood (unique signed Responses, fresh cookie jar per POST)\n")
+        print("| samlgate | POSTs | accepted (303) | not accepted | accepted/s | server CPU s "
+              "| accepted per server CPU-s | vs 8,400 | vs verify rate | p50 ms | p99 ms "
+              "| k6 CPU s | other CPU s |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in acs:
+            wall = float(r["wall_s"]) or 1.0
+            pc = per_cpu(r)
+            vr = f"{pc / verify_rate:.2f}x" if verify_rate else "-"
+            print(f"| {r['label']} | {r['requests']} | {r['ok']} | {r['failed']} "
+                  f"| {float(r['ok']) / wall:,.0f} | {r['server_cpu_s']} | {pc:,.0f} "
+                  f"| {pc / ACS_TARGET:.2f}x | {vr} | {r['p50_ms']} | {r['p99_ms']} "
+                  f"| {r['k6_cpu_s']} | {other_cpu(r):.2f} |")
+        print()
+        if bench_ns:
+            parts = [f"{k} {v / 1000:.1f} µs" for k, v in bench_ns.items()]
+            if verify_rate:
+                parts.append(f"verify rate {verify_rate:,.0f}/CPU-s, 0.7x = {0.7 * verify_rate:,.0f}")
+            print("criterion (median): " + "; ".join(parts) + "\n")
+
+    st = read_tsv(straces)
+    if st:
+        print("### Syscalls per request (strace -c -f, 20,000 requests, indicative)\n")
+        print("| server | syscalls | per request | top (per request) |")
+        print("|---|---:|---:|---|")
+        for s in st:
+            print(f"| {s[0]} | {s[1]} | {s[2]} | {s[3] if len(s) > 3 else ''} |")
+        print()
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    {"row": row, "wrkrow": wrkrow, "strace": strace, "bench": bench, "table": table}[cmd](args)
+
+
+if __name__ == "__main__":
+    main()
