@@ -606,6 +606,17 @@ impl ProxyHttp for SamlProxy {
         }
     }
 
+    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, error: &Error) -> bool {
+        // A client that hangs up mid-request is ordinary (load balancers,
+        // closed tabs): not an ERROR line for the operator. Upstream and
+        // internal errors are still logged.
+        matches!(error.esource(), pingora_core::ErrorSource::Downstream)
+            && matches!(
+                error.etype(),
+                ErrorType::ConnectionClosed | ErrorType::ReadError | ErrorType::WriteError
+            )
+    }
+
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         let status = session
             .response_written()
