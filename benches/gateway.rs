@@ -84,10 +84,16 @@ fn bench(c: &mut Criterion) {
         "upgrade-insecure-requests",
         "x-remote-user",
     ];
-    let cache: moka::sync::Cache<String, std::sync::Arc<Session>> = moka::sync::Cache::new(100_000);
+    // The gateway's session cache is a RwLock'd HashMap keyed by the sealed
+    // text (state.rs, SessionCache): the same structure here.
+    let cache: std::sync::RwLock<std::collections::HashMap<String, std::sync::Arc<Session>>> =
+        Default::default();
     let cookies = Cookies::parse(std::iter::once(cookie_header.as_bytes()));
     let sealed = settings.sealed_session(&cookies).unwrap();
-    cache.insert(sealed.clone(), std::sync::Arc::new(session(10)));
+    cache
+        .write()
+        .unwrap()
+        .insert(sealed.into_owned(), std::sync::Arc::new(session(10)));
 
     let mut g = c.benchmark_group("gateway");
     g.bench_function("session_open_uncached", |b| {
@@ -103,7 +109,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let cookies = Cookies::parse(std::iter::once(black_box(cookie_header.as_bytes())));
             let sealed = settings.sealed_session(&cookies).unwrap();
-            cache.get(&sealed).unwrap()
+            cache.read().unwrap().get(&*sealed).cloned().unwrap()
         })
     });
     g.bench_function("strip_headers", |b| {

@@ -162,7 +162,12 @@ pub fn parse_form(body: &[u8]) -> Result<(Vec<u8>, Option<String>), String> {
 pub const MAX_RELAY_STATE: usize = 80;
 
 /// Handles an ACS POST body (`application/x-www-form-urlencoded`).
-pub fn consume(gateway: &Gateway, shared: &Shared, body: &[u8], cookies: &Cookies) -> AcsOutcome {
+pub fn consume(
+    gateway: &Gateway,
+    shared: &Shared,
+    body: &[u8],
+    cookies: &Cookies<'_>,
+) -> AcsOutcome {
     let (saml_response, relay_state) = match parse_form(body) {
         Ok(fields) => fields,
         Err(detail) => return rejected(400, "malformed_input", detail, None),

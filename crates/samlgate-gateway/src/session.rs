@@ -5,6 +5,7 @@
 //! to kilobytes; browsers keep ~4 KB per cookie). No server-side store is
 //! needed to read it, so any replica serves any browser.
 
+use std::borrow::Cow;
 use std::io::{Read, Write};
 
 use flate2::read::DeflateDecoder;
@@ -172,25 +173,29 @@ impl CookieSettings {
 
     /// The session carried by a `Cookie` header, if it opens, parses and
     /// has not expired at `now`.
-    pub fn read_session(&self, ring: &KeyRing, cookies: &Cookies, now: i64) -> Option<Session> {
+    pub fn read_session(&self, ring: &KeyRing, cookies: &Cookies<'_>, now: i64) -> Option<Session> {
         let sealed = self.sealed_session(cookies)?;
         self.open_session(ring, &sealed, now)
     }
 
-    /// The sealed session text, its chunks joined (not yet opened).
-    pub fn sealed_session(&self, cookies: &Cookies) -> Option<String> {
+    /// The sealed session text, its chunks joined (not yet opened);
+    /// borrowed from the request when it fits one cookie (the usual case).
+    pub fn sealed_session<'h>(&self, cookies: &Cookies<'h>) -> Option<Cow<'h, str>> {
         let first = cookies.get(&self.name)?;
         let (count, data) = first.split_once('.')?;
         let count: usize = count.parse().ok()?;
         if count == 0 || count > self.max_chunks() {
             return None;
         }
+        if count == 1 {
+            return Some(Cow::Borrowed(data));
+        }
         let mut sealed = String::with_capacity(data.len() * count);
         sealed.push_str(data);
         for i in 1..count {
             sealed.push_str(cookies.get(&self.chunk_name(i))?);
         }
-        Some(sealed)
+        Some(Cow::Owned(sealed))
     }
 
     /// Opens a sealed session; None when forged, unreadable or expired.
@@ -244,7 +249,7 @@ impl CookieSettings {
     pub fn read_login(
         &self,
         ring: &KeyRing,
-        cookies: &Cookies,
+        cookies: &Cookies<'_>,
         relay_state: &str,
         now: i64,
     ) -> Option<LoginState> {
@@ -282,21 +287,20 @@ impl CookieSettings {
 /// Kept as the raw header text and scanned on lookup: a request needs one
 /// or two cookies, so splitting all of them into owned pairs is wasted.
 #[derive(Debug, Default)]
-pub struct Cookies(Vec<String>);
+pub struct Cookies<'h>(Vec<&'h str>);
 
-impl Cookies {
-    /// Takes `Cookie` header values.
-    pub fn parse<'h>(headers: impl Iterator<Item = &'h [u8]>) -> Self {
+impl<'h> Cookies<'h> {
+    /// Takes `Cookie` header values (borrowed from the request).
+    pub fn parse(headers: impl Iterator<Item = &'h [u8]>) -> Self {
         Cookies(
             headers
                 .filter_map(|h| std::str::from_utf8(h).ok())
-                .map(str::to_owned)
                 .collect(),
         )
     }
 
     /// The first value of `name`.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub fn get(&self, name: &str) -> Option<&'h str> {
         self.0.iter().find_map(|header| {
             header.split(';').find_map(|pair| {
                 let (n, v) = pair.split_once('=')?;
@@ -340,13 +344,17 @@ mod tests {
         }
     }
 
-    fn jar(set_cookies: &[String]) -> Cookies {
+    /// The `Cookie` header a browser would send back.
+    fn jar(set_cookies: &[String]) -> String {
         let header: Vec<String> = set_cookies
             .iter()
             .filter_map(|c| c.split(';').next().map(str::to_owned))
             .collect();
-        let joined = header.join("; ");
-        Cookies::parse(std::iter::once(joined.as_bytes()))
+        header.join("; ")
+    }
+
+    fn parsed(header: &str) -> Cookies<'_> {
+        Cookies::parse(std::iter::once(header.as_bytes()))
     }
 
     #[test]
@@ -364,8 +372,15 @@ mod tests {
             assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Secure"));
             assert!(c.len() < 4096, "each cookie fits a browser's 4 KB");
         }
-        assert_eq!(s.read_session(&ring, &jar(&cookies), 500), Some(big));
-        assert_eq!(s.read_session(&ring, &jar(&cookies), 1000), None, "expired");
+        assert_eq!(
+            s.read_session(&ring, &parsed(&jar(&cookies)), 500),
+            Some(big)
+        );
+        assert_eq!(
+            s.read_session(&ring, &parsed(&jar(&cookies)), 1000),
+            None,
+            "expired"
+        );
     }
 
     #[test]
@@ -385,7 +400,10 @@ mod tests {
             .filter(|c| !c.starts_with("sg_1="))
             .cloned()
             .collect();
-        assert_eq!(s.read_session(&ring, &jar(&without_second), 500), None);
+        assert_eq!(
+            s.read_session(&ring, &parsed(&jar(&without_second)), 500),
+            None
+        );
         let other = s.session_cookies(&ring, &session(151), 600).unwrap();
         let mixed: Vec<String> = cookies
             .iter()
@@ -393,7 +411,7 @@ mod tests {
             .chain(other.iter().filter(|c| c.starts_with("sg_1=")))
             .cloned()
             .collect();
-        assert_eq!(s.read_session(&ring, &jar(&mixed), 500), None);
+        assert_eq!(s.read_session(&ring, &parsed(&jar(&mixed)), 500), None);
     }
 
     #[test]
@@ -408,7 +426,8 @@ mod tests {
         };
         let c = s.login_cookie(&ring, "tok1", &state, 300).unwrap();
         assert!(c.contains("SameSite=None") && c.contains("Secure"));
-        let j = jar(&[c]);
+        let header = jar(&[c]);
+        let j = parsed(&header);
         assert_eq!(s.read_login(&ring, &j, "tok1", 300), Some(state));
         assert_eq!(s.read_login(&ring, &j, "tok2", 300), None);
         assert_eq!(s.read_login(&ring, &j, "tok1", 400), None, "expired");

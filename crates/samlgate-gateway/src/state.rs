@@ -124,7 +124,7 @@ pub struct Gateway {
     /// costs more than the rest of the request path. Keyed by the whole
     /// sealed text, so only a genuine cookie can hit; expiry is checked on
     /// every use; per configuration, so a key ring change empties it.
-    sessions: moka::sync::Cache<String, Arc<OpenSession>>,
+    sessions: SessionCache,
     trust: Mutex<TrustSnapshot>,
     /// Stops this configuration's metadata refresh loops when it is replaced.
     stop_feeds: watch::Sender<bool>,
@@ -143,6 +143,37 @@ impl std::fmt::Debug for Gateway {
 impl Drop for Gateway {
     fn drop(&mut self) {
         let _ = self.stop_feeds.send(true);
+    }
+}
+
+/// Opened sessions by sealed text. A read-mostly map behind a `RwLock`:
+/// a hit is one uncontended read lock, where moka's bookkeeping woke other
+/// threads (futex) on the hot path (loadtest/RESULTS.md). Bounded: when
+/// full, expired entries are dropped, and if that is not enough the map
+/// starts over (sessions reopen from their cookies; nothing is lost).
+#[derive(Default)]
+struct SessionCache {
+    map: std::sync::RwLock<std::collections::HashMap<String, Arc<OpenSession>>>,
+}
+
+const SESSION_CACHE_CAPACITY: usize = 100_000;
+
+impl SessionCache {
+    fn get(&self, sealed: &str) -> Option<Arc<OpenSession>> {
+        self.map.read().ok()?.get(sealed).cloned()
+    }
+
+    fn insert(&self, sealed: String, open: Arc<OpenSession>, now: i64) {
+        let Ok(mut map) = self.map.write() else {
+            return;
+        };
+        if map.len() >= SESSION_CACHE_CAPACITY {
+            map.retain(|_, o| o.session.expires > now);
+            if map.len() >= SESSION_CACHE_CAPACITY / 2 {
+                map.clear();
+            }
+        }
+        map.insert(sealed, open);
     }
 }
 
@@ -381,10 +412,7 @@ impl Gateway {
             routes,
             idps,
             sp_metadata,
-            sessions: moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(Duration::from_secs(300))
-                .build(),
+            sessions: SessionCache::default(),
             trust: Mutex::new(TrustSnapshot::default()),
             stop_feeds,
             config,
@@ -403,7 +431,7 @@ impl Gateway {
 
     /// The session the request's cookies carry, if valid at `now`, with
     /// its identity headers computed once for all its requests.
-    pub fn session(&self, cookies: &Cookies, now: i64) -> Option<Arc<OpenSession>> {
+    pub fn session(&self, cookies: &Cookies<'_>, now: i64) -> Option<Arc<OpenSession>> {
         let sealed = self.cookies.sealed_session(cookies)?;
         if let Some(open) = self.sessions.get(&sealed) {
             return (open.session.expires > now).then_some(open);
@@ -424,7 +452,7 @@ impl Gateway {
                 .collect()
         });
         let open = Arc::new(OpenSession { session, headers });
-        self.sessions.insert(sealed, open.clone());
+        self.sessions.insert(sealed.into_owned(), open.clone(), now);
         Some(open)
     }
 
