@@ -139,37 +139,18 @@ impl SamlProxy {
                 .starts_with("application/x-www-form-urlencoded")
         });
         if !form {
-            self.count_acs(None, "rejected", "malformed_input");
-            return self.error(session, ctx, 400, "malformed_input", &[]).await;
+            return self.acs_refused(session, ctx, 400, "malformed_input").await;
         }
         let limit = gateway.config.sp.acs_max_body_bytes;
         let declared = header_str(session.req_header(), "content-length")
             .and_then(|v| v.parse::<usize>().ok());
         if declared.is_some_and(|n| n > limit) {
-            self.count_acs(None, "rejected", "too_large");
-            return self
-                .error(
-                    session,
-                    ctx,
-                    413,
-                    "too_large",
-                    &[("connection", "close".into())],
-                )
-                .await;
+            return self.acs_refused(session, ctx, 413, "too_large").await;
         }
         let mut body = Vec::new();
         while let Some(chunk) = session.read_request_body().await? {
             if body.len() + chunk.len() > limit {
-                self.count_acs(None, "rejected", "too_large");
-                return self
-                    .error(
-                        session,
-                        ctx,
-                        413,
-                        "too_large",
-                        &[("connection", "close".into())],
-                    )
-                    .await;
+                return self.acs_refused(session, ctx, 413, "too_large").await;
             }
             body.extend_from_slice(&chunk);
         }
@@ -212,6 +193,27 @@ impl SamlProxy {
                 self.error(session, ctx, status, &reason, &extra).await
             }
         }
+    }
+
+    /// An ACS post refused before verification (the IdP is not known yet).
+    /// The connection closes: an unread body must not be taken for the
+    /// next request.
+    async fn acs_refused(
+        &self,
+        session: &mut Session,
+        ctx: &RequestCtx,
+        status: u16,
+        reason: &str,
+    ) -> Result<bool> {
+        self.count_acs(None, "rejected", reason);
+        self.error(
+            session,
+            ctx,
+            status,
+            reason,
+            &[("connection", "close".into())],
+        )
+        .await
     }
 
     fn count_acs(&self, idp: Option<&str>, outcome: &str, reason: &str) {
