@@ -32,7 +32,7 @@ pub struct RequestCtx {
     gateway: Option<Arc<Gateway>>,
     request_id: String,
     route: Option<usize>,
-    route_label: String,
+    route_label: Arc<str>,
     inject: Vec<(http::HeaderName, http::HeaderValue)>,
     upstream_started: Option<MonoInstant>,
     tls: bool,
@@ -154,14 +154,7 @@ impl SamlProxy {
             }
             body.extend_from_slice(&chunk);
         }
-        let cookies = Cookies::parse(
-            session
-                .req_header()
-                .headers
-                .get_all("cookie")
-                .iter()
-                .map(|v| v.as_bytes()),
-        );
+        let cookies = Cookies::of(&session.req_header().headers);
         let outcome = acs::consume(gateway, &self.shared, &body, &cookies);
         match outcome {
             AcsOutcome::Accepted {
@@ -435,14 +428,7 @@ impl ProxyHttp for SamlProxy {
         ctx.route = Some(index);
         ctx.route_label = route.label.clone();
 
-        let cookies = Cookies::parse(
-            session
-                .req_header()
-                .headers
-                .get_all("cookie")
-                .iter()
-                .map(|v| v.as_bytes()),
-        );
+        let cookies = Cookies::of(&session.req_header().headers);
         let now = self.shared.clock.now().unix_millis() / 1000;
         let open = gateway
             .session(&cookies, now)
@@ -561,7 +547,7 @@ impl ProxyHttp for SamlProxy {
             self.shared
                 .metrics
                 .upstream_seconds
-                .with_label_values(&[&ctx.route_label])
+                .with_label_values(&[&*ctx.route_label])
                 .observe(started.elapsed().as_secs_f64());
         }
         Ok(())
@@ -595,7 +581,7 @@ impl ProxyHttp for SamlProxy {
             self.shared
                 .metrics
                 .upstream_errors
-                .with_label_values(&[&ctx.route_label, kind])
+                .with_label_values(&[&*ctx.route_label, kind])
                 .inc();
             tracing::warn!(request_id = %ctx.request_id, route = %ctx.route_label, error = %e, "upstream failure");
         }
@@ -627,7 +613,7 @@ impl ProxyHttp for SamlProxy {
         self.shared
             .metrics
             .requests
-            .with_label_values(&[&ctx.route_label, &status.to_string()])
+            .with_label_values(&[&*ctx.route_label, &status.to_string()])
             .inc();
     }
 }

@@ -299,6 +299,16 @@ impl<'h> Cookies<'h> {
         )
     }
 
+    /// The `Cookie` headers of a request.
+    pub fn of(headers: &'h http::HeaderMap) -> Self {
+        Self::parse(
+            headers
+                .get_all(http::header::COOKIE)
+                .iter()
+                .map(|v| v.as_bytes()),
+        )
+    }
+
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&'h str> {
         self.0.iter().find_map(|header| {

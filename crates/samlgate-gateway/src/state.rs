@@ -59,7 +59,7 @@ pub struct Route {
     /// Its configuration.
     pub config: RouteConfig,
     /// A label for metrics: `host/prefix`.
-    pub label: String,
+    pub label: Arc<str>,
     /// Resolved upstream addresses.
     pub upstreams: Vec<SocketAddr>,
     next: AtomicUsize,
@@ -288,7 +288,7 @@ impl Gateway {
                 upstreams.push(addr);
             }
             routes.push(Route {
-                label: format!("{}{}", r.host.as_deref().unwrap_or("*"), r.path_prefix),
+                label: format!("{}{}", r.host.as_deref().unwrap_or("*"), r.path_prefix).into(),
                 config: r.clone(),
                 upstreams,
                 next: AtomicUsize::new(0),
