@@ -129,6 +129,10 @@ fn spoofed_identity_headers_never_reach_the_backend() {
         ("X_Remote_Email", "mallory@evil"),
         // Hop-by-hop trick: ask the next hop to drop the injected header.
         ("Connection", "X-Remote-User"),
+        // Headers the gateway sets for the backend are replaced, not kept.
+        ("X-Request-Id", "mallory-id"),
+        ("X-Forwarded-Proto", "https"),
+        ("X-Forwarded-Host", "mallory.example"),
     ];
     // Public route, no session: every spelling stripped, nothing injected.
     let anonymous = plain_client();
@@ -161,6 +165,15 @@ fn spoofed_identity_headers_never_reach_the_backend() {
     assert!(
         header(&headers, "remote-user").is_empty() && header(&headers, "remote_user").is_empty()
     );
+    let request_ids = header(&headers, "x-request-id");
+    assert_eq!(request_ids.len(), 1, "{echo}");
+    assert_eq!(header(&headers, "x-forwarded-proto"), ["http"]);
+    let host = h
+        .url("/")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    assert_eq!(header(&headers, "x-forwarded-host"), [host]);
     assert!(!echo.to_string().contains("mallory"), "{echo}");
 }
 

@@ -1,6 +1,8 @@
 //! Prometheus metrics: `samlgate_` prefix, `_total` counters, `_seconds`
 //! histograms, reason codes as the `reason` label.
 
+use std::sync::{Arc, OnceLock};
+
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
@@ -43,6 +45,95 @@ pub struct Metrics {
     pub config_reloads: IntCounterVec,
     /// Build information (value 1).
     pub build_info: IntGaugeVec,
+    /// The series of requests the gateway answers itself, and of those
+    /// that matched no route.
+    pub endpoints: EndpointSeries,
+}
+
+/// The per-route series of the request path, resolved once per route
+/// rather than per request: `with_label_values` hashes the label strings
+/// and takes a lock, and the status label would need a `String` per
+/// request. Counting a request here is an index and an atomic increment.
+pub struct RouteSeries {
+    /// The route label (`host/prefix`, or `acs`, `metadata`, `logout`,
+    /// `none`).
+    pub label: Arc<str>,
+    requests: IntCounterVec,
+    /// `samlgate_requests_total{route, status}` for 100..=599, created on
+    /// first use so that only statuses that occurred are exported.
+    by_status: Box<[OnceLock<IntCounter>]>,
+    upstream_seconds_vec: HistogramVec,
+    upstream_seconds: OnceLock<Histogram>,
+}
+
+const FIRST_STATUS: u16 = 100;
+const LAST_STATUS: u16 = 599;
+
+impl RouteSeries {
+    /// The series of `label`.
+    pub fn new(metrics: &Metrics, label: Arc<str>) -> Self {
+        Self::with(&metrics.requests, &metrics.upstream_seconds, label)
+    }
+
+    fn with(requests: &IntCounterVec, upstream_seconds: &HistogramVec, label: Arc<str>) -> Self {
+        RouteSeries {
+            upstream_seconds_vec: upstream_seconds.clone(),
+            upstream_seconds: OnceLock::new(),
+            requests: requests.clone(),
+            by_status: (FIRST_STATUS..=LAST_STATUS)
+                .map(|_| OnceLock::new())
+                .collect(),
+            label,
+        }
+    }
+
+    /// Counts one request answered with `status` (0: no response was
+    /// written, e.g. the client went away).
+    pub fn count(&self, status: u16) {
+        let slot = status
+            .checked_sub(FIRST_STATUS)
+            .and_then(|i| self.by_status.get(usize::from(i)));
+        match slot {
+            Some(slot) => slot
+                .get_or_init(|| {
+                    self.requests
+                        .with_label_values(&[&*self.label, &status.to_string()])
+                })
+                .inc(),
+            None => self
+                .requests
+                .with_label_values(&[&*self.label, &status.to_string()])
+                .inc(),
+        }
+    }
+
+    /// Records the time to an upstream response header.
+    pub fn observe_upstream(&self, seconds: f64) {
+        self.upstream_seconds
+            .get_or_init(|| self.upstream_seconds_vec.with_label_values(&[&*self.label]))
+            .observe(seconds);
+    }
+}
+
+impl std::fmt::Debug for RouteSeries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteSeries")
+            .field("label", &self.label)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The [`RouteSeries`] of the endpoints that are not routes.
+#[derive(Clone, Debug)]
+pub struct EndpointSeries {
+    /// Requests that matched no route (and the label before routing).
+    pub none: Arc<RouteSeries>,
+    /// The ACS.
+    pub acs: Arc<RouteSeries>,
+    /// The SP metadata.
+    pub metadata: Arc<RouteSeries>,
+    /// Logout.
+    pub logout: Arc<RouteSeries>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -120,13 +211,28 @@ impl Metrics {
             "Logins refused because the session outgrew session.max_cookie_bytes",
         )?;
         r.register(Box::new(sessions_too_large.clone()))?;
+        let requests = counter_vec(
+            &r,
+            "samlgate_requests_total",
+            "Requests by route and response status",
+            &["route", "status"],
+        )?;
+        let series = |label: &str| {
+            Arc::new(RouteSeries::with(
+                &requests,
+                &upstream_seconds,
+                label.into(),
+            ))
+        };
+        let endpoints = EndpointSeries {
+            none: series("none"),
+            acs: series("acs"),
+            metadata: series("metadata"),
+            logout: series("logout"),
+        };
         let m = Metrics {
-            requests: counter_vec(
-                &r,
-                "samlgate_requests_total",
-                "Requests by route and response status",
-                &["route", "status"],
-            )?,
+            requests,
+            endpoints,
             acs: counter_vec(
                 &r,
                 "samlgate_acs_total",
@@ -196,5 +302,48 @@ impl Metrics {
         // Encoding into a Vec cannot fail for well-formed families.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exported(m: &Metrics) -> String {
+        String::from_utf8(m.render()).unwrap()
+    }
+
+    #[test]
+    fn route_series_count_under_their_route_and_status() {
+        let m = Metrics::new().unwrap();
+        let route = RouteSeries::new(&m, "*/app".into());
+        route.count(200);
+        route.count(200);
+        route.count(404);
+        // Outside 100..=599 (0: no response was written) still counts.
+        route.count(0);
+        m.endpoints.acs.count(303);
+        let text = exported(&m);
+        for line in [
+            r#"samlgate_requests_total{route="*/app",status="200"} 2"#,
+            r#"samlgate_requests_total{route="*/app",status="404"} 1"#,
+            r#"samlgate_requests_total{route="*/app",status="0"} 1"#,
+            r#"samlgate_requests_total{route="acs",status="303"} 1"#,
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+        // Statuses that did not occur are not exported.
+        assert!(!text.contains(r#"status="500""#));
+    }
+
+    #[test]
+    fn upstream_latency_appears_once_observed() {
+        let m = Metrics::new().unwrap();
+        let route = RouteSeries::new(&m, "*/".into());
+        assert!(!exported(&m).contains(r#"samlgate_upstream_seconds_count{route="*/"}"#));
+        route.observe_upstream(0.002);
+        assert!(exported(&m).contains(r#"samlgate_upstream_seconds_count{route="*/"} 1"#));
+        // The endpoints the gateway answers itself never show one.
+        assert!(!exported(&m).contains(r#"samlgate_upstream_seconds_count{route="acs"}"#));
     }
 }

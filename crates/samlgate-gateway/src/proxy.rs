@@ -16,9 +16,10 @@ use pingora_proxy::{FailToProxy, ProxyHttp, Session};
 
 use crate::acs::{self, reason, AcsOutcome, LoginStart};
 use crate::headers::HOP_BY_HOP;
+use crate::metrics::RouteSeries;
 use crate::pages::{self, Page};
 use crate::session::Cookies;
-use crate::state::{Gateway, Shared};
+use crate::state::{Gateway, OpenSession, Shared};
 
 /// The proxy service.
 #[derive(Debug, Clone)]
@@ -27,18 +28,20 @@ pub struct SamlProxy {
     pub shared: Arc<Shared>,
 }
 
-/// Per-request state.
+/// Per-request state. Building it allocates nothing: this runs for every
+/// request, and the pass-through path is measured against a bare proxy.
 pub struct RequestCtx {
     gateway: Option<Arc<Gateway>>,
-    request_id: String,
+    request_id: RequestId,
     route: Option<usize>,
-    route_label: Arc<str>,
-    inject: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// The metric series (and route label) the request counts under.
+    series: Arc<RouteSeries>,
+    /// The verified session whose headers go upstream (its header values
+    /// are known to be valid).
+    open: Option<Arc<OpenSession>>,
     upstream_started: Option<MonoInstant>,
     tls: bool,
 }
-
-const CLIENT_ID_HEADERS: [&str; 1] = ["x-request-id"];
 
 impl SamlProxy {
     fn gateway(&self, ctx: &mut RequestCtx) -> Arc<Gateway> {
@@ -63,7 +66,7 @@ impl SamlProxy {
         resp.insert_header("content-type", page.content_type)?;
         resp.insert_header("content-length", page.body.len().to_string())?;
         resp.insert_header("cache-control", "no-store")?;
-        resp.insert_header("x-request-id", ctx.request_id.as_str())?;
+        resp.insert_header("X-Request-Id", ctx.request_id.to_string())?;
         for (name, value) in extra {
             resp.append_header(name.to_string(), value.as_str())?;
         }
@@ -88,7 +91,7 @@ impl SamlProxy {
         extra: &[(&str, String)],
     ) -> Result<bool> {
         let json = pages::wants_json(header_str(session.req_header(), "accept"));
-        let page = pages::error(status, reason, &ctx.request_id, json);
+        let page = pages::error(status, reason, &ctx.request_id.to_string(), json);
         if status != 401 {
             self.shared
                 .metrics
@@ -298,16 +301,35 @@ impl SamlProxy {
     }
 }
 
-/// Request IDs: a random per-process prefix and a counter. They only need
-/// to be unique (they tie a page to a log line), not secret, and a counter
-/// costs nothing per request.
-fn next_request_id() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::OnceLock;
-    static PREFIX: OnceLock<String> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let prefix = PREFIX.get_or_init(|| acs::random_hex(4));
-    format!("{prefix}-{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+/// A request ID: a random per-process prefix and a counter. IDs only need
+/// to be unique (they tie a page to a log line), not secret; a counter
+/// costs nothing per request, and the text is only made where it is shown.
+#[derive(Debug, Clone, Copy)]
+struct RequestId(u64);
+
+impl RequestId {
+    fn next() -> Self {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        RequestId(COUNTER.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let prefix = PREFIX.get_or_init(|| acs::random_hex(4));
+        write!(f, "{prefix}-{:x}", self.0)
+    }
+}
+
+/// Where a request goes, decided on its path and host.
+enum Target {
+    Acs,
+    Metadata,
+    Logout,
+    Route(usize),
+    NoRoute,
 }
 
 /// Removes `samlgate_idp=` (the discovery page's choice) from the return
@@ -340,21 +362,43 @@ fn header_str<'r>(req: &'r RequestHeader, name: &str) -> Option<&'r str> {
 }
 
 /// The host a request names, without port.
-fn request_host(req: &RequestHeader) -> String {
+fn request_host(req: &RequestHeader) -> &str {
     let host = req
         .uri
         .host()
-        .map(str::to_owned)
-        .or_else(|| header_str(req, "host").map(str::to_owned))
+        .or_else(|| header_str(req, "host"))
         .unwrap_or_default();
     match host.rsplit_once(':') {
         Some((h, port))
             if port.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(']') && !h.is_empty() =>
         {
-            h.to_owned()
+            h
         }
         _ => host,
     }
+}
+
+/// Where the request goes.
+fn target(gateway: &Gateway, req: &RequestHeader) -> Target {
+    let path = req.uri.path();
+    let sp = &gateway.config.sp;
+    if path == sp.acs_path {
+        return Target::Acs;
+    }
+    if path == sp.metadata_path {
+        return Target::Metadata;
+    }
+    if path == sp.slo_path {
+        return Target::Logout;
+    }
+    let host = request_host(req);
+    gateway
+        .routes
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.matches(host, path))
+        .max_by_key(|(_, r)| (r.config.host.is_some(), r.config.path_prefix.len()))
+        .map_or(Target::NoRoute, |(index, _)| Target::Route(index))
 }
 
 #[async_trait]
@@ -364,10 +408,10 @@ impl ProxyHttp for SamlProxy {
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx {
             gateway: None,
-            request_id: next_request_id(),
+            request_id: RequestId::next(),
             route: None,
-            route_label: "none".into(),
-            inject: Vec::new(),
+            series: self.shared.metrics.endpoints.none.clone(),
+            open: None,
             upstream_started: None,
             tls: false,
         }
@@ -382,51 +426,45 @@ impl ProxyHttp for SamlProxy {
         // Before anything else: no client-sent identity header survives, in
         // any spelling, on any route.
         {
+            // Nothing is allocated unless a client did send such a header.
+            // (A client's X-Request-Id is replaced upstream, not kept.)
             let req = session.req_header_mut();
-            let names: Vec<String> = gateway
+            let names = gateway
                 .headers
                 .to_strip(req.headers.keys().map(|k| k.as_str()));
             for name in names {
                 req.remove_header(&name);
             }
-            for name in CLIENT_ID_HEADERS {
-                req.remove_header(name);
+        }
+
+        let endpoints = &self.shared.metrics.endpoints;
+        let index = match target(&gateway, session.req_header()) {
+            Target::Acs => {
+                ctx.series = endpoints.acs.clone();
+                return self.handle_acs(session, ctx, &gateway).await;
             }
-        }
-
-        let path = session.req_header().uri.path().to_owned();
-        let sp = &gateway.config.sp;
-        if path == sp.acs_path {
-            ctx.route_label = "acs".into();
-            return self.handle_acs(session, ctx, &gateway).await;
-        }
-        if path == sp.metadata_path {
-            ctx.route_label = "metadata".into();
-            let page = Page {
-                status: 200,
-                content_type: "application/samlmetadata+xml",
-                body: gateway.sp_metadata.clone().into_bytes(),
-            };
-            return self.send(session, ctx, page, &[]).await;
-        }
-        if path == sp.slo_path {
-            ctx.route_label = "logout".into();
-            let cookies = gateway.cookies.clear_session();
-            return self.redirect(session, ctx, 303, "/", &cookies).await;
-        }
-
-        let host = request_host(session.req_header());
-        let Some((index, route)) = gateway
-            .routes
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.matches(&host, &path))
-            .max_by_key(|(_, r)| (r.config.host.is_some(), r.config.path_prefix.len()))
-        else {
+            Target::Metadata => {
+                ctx.series = endpoints.metadata.clone();
+                let page = Page {
+                    status: 200,
+                    content_type: "application/samlmetadata+xml",
+                    body: gateway.sp_metadata.clone().into_bytes(),
+                };
+                return self.send(session, ctx, page, &[]).await;
+            }
+            Target::Logout => {
+                ctx.series = endpoints.logout.clone();
+                let cookies = gateway.cookies.clear_session();
+                return self.redirect(session, ctx, 303, "/", &cookies).await;
+            }
+            Target::NoRoute => return self.error(session, ctx, 404, "not_found", &[]).await,
+            Target::Route(index) => index,
+        };
+        let Some(route) = gateway.routes.get(index) else {
             return self.error(session, ctx, 404, "not_found", &[]).await;
         };
         ctx.route = Some(index);
-        ctx.route_label = route.label.clone();
+        ctx.series = route.series(&self.shared.metrics).clone();
 
         let cookies = Cookies::of(&session.req_header().headers);
         let now = self.shared.clock.now().unix_millis() / 1000;
@@ -462,7 +500,7 @@ impl ProxyHttp for SamlProxy {
             }
         }
         match &open.headers {
-            Ok(values) => ctx.inject = values.clone(),
+            Ok(_) => ctx.open = Some(open),
             Err(e) => {
                 tracing::warn!(request_id = %ctx.request_id, idp = %user.idp, error = %e, "refused");
                 return self
@@ -503,37 +541,48 @@ impl ProxyHttp for SamlProxy {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         // Hop-by-hop headers, and those the client named in Connection.
-        let named: Vec<String> = upstream
+        // Most requests carry none, so look before removing: each removal
+        // hashes the name in two maps.
+        let hop_by_hop = upstream
             .headers
-            .get_all("connection")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(|t| t.trim().to_ascii_lowercase())
-            .filter(|t| !t.is_empty() && t != "upgrade" && t != "close" && t != "keep-alive")
-            .collect();
-        for name in named.iter().map(String::as_str).chain(HOP_BY_HOP) {
-            upstream.remove_header(name);
+            .keys()
+            .any(|k| HOP_BY_HOP.contains(&k.as_str()));
+        if hop_by_hop {
+            let named: Vec<String> = upstream
+                .headers
+                .get_all(http::header::CONNECTION)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(|t| t.trim().to_ascii_lowercase())
+                .filter(|t| !t.is_empty() && t != "upgrade" && t != "close" && t != "keep-alive")
+                .collect();
+            for name in named.iter().map(String::as_str).chain(HOP_BY_HOP) {
+                upstream.remove_header(name);
+            }
         }
-        for (name, value) in std::mem::take(&mut ctx.inject) {
-            upstream.insert_header(name, value)?;
+        if let Some(open) = ctx.open.take() {
+            // Valid values only reach ctx (request_filter refused the rest).
+            for (name, value) in open.headers.iter().flatten() {
+                upstream.insert_header(name.clone(), value.clone())?;
+            }
         }
-        let client_ip = session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip().to_string());
-        if let Some(ip) = client_ip {
+        // Header names as &'static str and values shared with the request
+        // or static: pingora then copies neither.
+        if let Some(addr) = session.client_addr().and_then(|a| a.as_inet()) {
+            let ip = addr.ip();
             let forwarded = match header_str(upstream, "x-forwarded-for") {
                 Some(prior) => format!("{prior}, {ip}"),
-                None => ip,
+                None => ip.to_string(),
             };
-            upstream.insert_header("x-forwarded-for", forwarded)?;
+            upstream.insert_header("X-Forwarded-For", forwarded)?;
         }
-        upstream.insert_header("x-forwarded-proto", if ctx.tls { "https" } else { "http" })?;
-        if let Some(host) = header_str(session.req_header(), "host").map(str::to_owned) {
-            upstream.insert_header("x-forwarded-host", host)?;
+        let proto = if ctx.tls { "https" } else { "http" };
+        upstream.insert_header("X-Forwarded-Proto", http::HeaderValue::from_static(proto))?;
+        if let Some(host) = upstream.headers.get(http::header::HOST).cloned() {
+            upstream.insert_header("X-Forwarded-Host", host)?;
         }
-        upstream.insert_header("x-request-id", ctx.request_id.as_str())?;
+        upstream.insert_header("X-Request-Id", ctx.request_id.to_string())?;
         Ok(())
     }
 
@@ -544,11 +593,7 @@ impl ProxyHttp for SamlProxy {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         if let Some(started) = ctx.upstream_started.take() {
-            self.shared
-                .metrics
-                .upstream_seconds
-                .with_label_values(&[&*ctx.route_label])
-                .observe(started.elapsed().as_secs_f64());
+            ctx.series.observe_upstream(started.elapsed().as_secs_f64());
         }
         Ok(())
     }
@@ -581,9 +626,9 @@ impl ProxyHttp for SamlProxy {
             self.shared
                 .metrics
                 .upstream_errors
-                .with_label_values(&[&*ctx.route_label, kind])
+                .with_label_values(&[&*ctx.series.label, kind])
                 .inc();
-            tracing::warn!(request_id = %ctx.request_id, route = %ctx.route_label, error = %e, "upstream failure");
+            tracing::warn!(request_id = %ctx.request_id, route = %ctx.series.label, error = %e, "upstream failure");
         }
         if status > 0 {
             let _ = self.error(session, ctx, status, reason, &[]).await;
@@ -610,11 +655,7 @@ impl ProxyHttp for SamlProxy {
             .response_written()
             .map(|r| r.status.as_u16())
             .unwrap_or(0);
-        self.shared
-            .metrics
-            .requests
-            .with_label_values(&[&*ctx.route_label, &status.to_string()])
-            .inc();
+        ctx.series.count(status);
     }
 }
 

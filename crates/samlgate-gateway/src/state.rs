@@ -6,7 +6,7 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -18,7 +18,7 @@ use crate::config::{Config, ConfigError, ConfigProblem, IdpConfig, RouteConfig};
 use crate::headers::{HeaderPolicy, InvalidValue};
 use crate::key_cache::FingerprintKeyCache;
 use crate::metadata_feed::{FeedOptions, MetadataFeed, MetadataSource};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RouteSeries};
 use crate::replay::MemoryReplayStore;
 use crate::seal::{parse_key, KeyRing};
 use crate::session::{CookieSettings, Cookies, Session};
@@ -63,9 +63,17 @@ pub struct Route {
     /// Resolved upstream addresses.
     pub upstreams: Vec<SocketAddr>,
     next: AtomicUsize,
+    series: OnceLock<Arc<RouteSeries>>,
 }
 
 impl Route {
+    /// This route's metric series (resolved on first use: the metrics
+    /// outlive the configuration, the route does not).
+    pub fn series(&self, metrics: &Metrics) -> &Arc<RouteSeries> {
+        self.series
+            .get_or_init(|| Arc::new(RouteSeries::new(metrics, self.label.clone())))
+    }
+
     /// The next upstream, round robin.
     pub fn next_upstream(&self) -> Option<SocketAddr> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
@@ -183,8 +191,10 @@ impl SessionCache {
 pub struct OpenSession {
     /// The session.
     pub session: Session,
-    /// The headers to inject; `HeaderValue` clones share their bytes.
-    pub headers: Result<Vec<(http::HeaderName, http::HeaderValue)>, InvalidValue>,
+    /// The headers to inject: the name as written on the wire (title
+    /// case) and the value. Both are `Bytes` underneath, so the clones
+    /// that each request makes share them rather than copy.
+    pub headers: Result<Vec<(bytes::Bytes, http::HeaderValue)>, InvalidValue>,
 }
 
 /// The trust built from the feeds' current metadata, rebuilt when a feed
@@ -292,6 +302,7 @@ impl Gateway {
                 config: r.clone(),
                 upstreams,
                 next: AtomicUsize::new(0),
+                series: OnceLock::new(),
             });
         }
 
@@ -444,7 +455,7 @@ impl Gateway {
                     // values() admits only bytes a header value may hold.
                     http::HeaderValue::from_str(&value)
                         .or_else(|_| http::HeaderValue::from_bytes(value.as_bytes()))
-                        .map(|v| (name.clone(), v))
+                        .map(|v| (bytes::Bytes::from(title_case(name.as_str())), v))
                         .map_err(|_| InvalidValue {
                             header: name.to_string(),
                         })
@@ -530,6 +541,20 @@ fn session_keys(config: &Config) -> Result<Vec<[u8; 32]>, ConfigError> {
     Ok(keys)
 }
 
+/// `x-remote-user` → `X-Remote-User`, the spelling most backends were
+/// tested with (header names are case-insensitive, but legacy code is not
+/// always).
+fn title_case(name: &str) -> String {
+    let mut upper = true;
+    name.chars()
+        .map(|c| {
+            let out = if upper { c.to_ascii_uppercase() } else { c };
+            upper = c == '-';
+            out
+        })
+        .collect()
+}
+
 fn pem_to_der(pem: &[u8]) -> Result<Vec<u8>, String> {
     openssl::x509::X509::from_pem(pem)
         .and_then(|c| c.to_der())
@@ -595,7 +620,14 @@ impl Shared {
 
 #[cfg(test)]
 mod tests {
-    use super::path_has_prefix;
+    use super::{path_has_prefix, title_case};
+
+    #[test]
+    fn injected_header_names_go_out_in_title_case() {
+        assert_eq!(title_case("x-remote-user"), "X-Remote-User");
+        assert_eq!(title_case("remote_user"), "Remote_user");
+        assert_eq!(title_case("x--a"), "X--A");
+    }
 
     #[test]
     fn prefixes_match_on_segment_boundaries() {
