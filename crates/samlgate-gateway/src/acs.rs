@@ -86,34 +86,34 @@ fn status_for(reason: Reason) -> u16 {
 /// Percent-decodes one form value (`+` is a space) in one pass. The
 /// general form decoders copy the value three times (plus-replace,
 /// percent-decode, UTF-8 repair), which for a 10 KB base64 Response cost
-/// more than the rest of the ACS apart from the RSA verification.
+/// more than the rest of the ACS apart from the RSA verification. Runs
+/// between escapes are found with SIMD `memchr` and copied at once: a
+/// URL-encoded base64 value has an escape every ~16 bytes (`%2B`, `%2F`).
 fn form_value(raw: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(raw.len());
     let mut rest = raw;
-    while let Some((&b, tail)) = rest.split_first() {
-        match b {
-            b'+' => {
-                out.push(b' ');
-                rest = tail;
-            }
-            b'%' => {
-                let hex = tail.get(..2)?;
-                let text = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(text, 16).ok()?);
-                rest = tail.get(2..)?;
-            }
-            _ => {
-                // Copy the run up to the next escape at once.
-                let run = rest
-                    .iter()
-                    .position(|c| matches!(c, b'+' | b'%'))
-                    .unwrap_or(rest.len());
-                out.extend_from_slice(rest.get(..run)?);
-                rest = rest.get(run..)?;
-            }
+    while let Some(at) = memchr::memchr2(b'+', b'%', rest) {
+        out.extend_from_slice(rest.get(..at)?);
+        if rest.get(at) == Some(&b'+') {
+            out.push(b' ');
+            rest = rest.get(at + 1..)?;
+        } else {
+            let (hi, lo) = (rest.get(at + 1)?, rest.get(at + 2)?);
+            out.push(hex_value(*hi)? << 4 | hex_value(*lo)?);
+            rest = rest.get(at + 3..)?;
         }
     }
+    out.extend_from_slice(rest);
     Some(out)
+}
+
+fn hex_value(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    }
 }
 
 /// The ACS form: SAMLResponse (bytes; decode_input checks them) and the
@@ -123,8 +123,15 @@ fn form_value(raw: &[u8]) -> Option<Vec<u8>> {
 pub fn parse_form(body: &[u8]) -> Result<(Vec<u8>, Option<String>), String> {
     let mut saml_response = None;
     let mut relay_state = None;
-    for pair in body.split(|&b| b == b'&') {
-        let (name, value) = match pair.iter().position(|&b| b == b'=') {
+    // memchr rather than a byte-wise split: the body is ~10 KB.
+    let mut rest = Some(body);
+    while let Some(remaining) = rest {
+        let (pair, after) = match memchr::memchr(b'&', remaining) {
+            Some(i) => (remaining.get(..i).unwrap_or(&[]), remaining.get(i + 1..)),
+            None => (remaining, None),
+        };
+        rest = after;
+        let (name, value) = match memchr::memchr(b'=', pair) {
             Some(i) => (
                 pair.get(..i).unwrap_or(&[]),
                 pair.get(i + 1..).unwrap_or(&[]),
@@ -524,6 +531,37 @@ mod tests {
             b"SAMLResponse=a&RelayState=%ff",
         ] {
             assert!(parse_form(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    /// The memchr decoder agrees with the form_urlencoded crate on what
+    /// browsers send: every byte value, escapes at the start, the end and
+    /// back to back, `+`, and runs of every length.
+    #[test]
+    fn form_values_decode_like_the_reference_decoder() {
+        use base64::Engine as _;
+        let all_bytes: Vec<u8> = (0..=255u8).collect();
+        let mut values: Vec<Vec<u8>> = vec![
+            Vec::new(),
+            b"+".to_vec(),
+            b"a b+c".to_vec(),
+            all_bytes.clone(),
+            base64::engine::general_purpose::STANDARD
+                .encode(&all_bytes)
+                .into_bytes(),
+        ];
+        for len in 0..40 {
+            values.push((0..len).map(|i| b"+/=a %&"[i % 7]).collect());
+        }
+        for value in values {
+            let encoded: String = form_urlencoded::byte_serialize(&value).collect();
+            let body = format!("SAMLResponse={encoded}");
+            let (decoded, _) = parse_form(body.as_bytes()).unwrap();
+            assert_eq!(decoded, value, "{encoded}");
+            // A hand-written escape in both cases of hex digit.
+            let upper = encoded.replace("%2F", "%2f");
+            let (decoded, _) = parse_form(format!("SAMLResponse={upper}").as_bytes()).unwrap();
+            assert_eq!(decoded, value, "{upper}");
         }
     }
 }

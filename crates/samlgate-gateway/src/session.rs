@@ -6,11 +6,11 @@
 //! needed to read it, so any replica serves any browser.
 
 use std::borrow::Cow;
-use std::io::{Read, Write};
+use std::cell::RefCell;
+use std::io::Read;
 
 use flate2::read::DeflateDecoder;
-use flate2::write::DeflateEncoder;
-use flate2::Compression;
+use flate2::{Compress, Compression, FlushCompress, Status};
 use serde::{Deserialize, Serialize};
 
 use crate::seal::KeyRing;
@@ -127,11 +127,7 @@ impl CookieSettings {
             raw.extend_from_slice(&json);
             raw
         } else {
-            let mut enc = DeflateEncoder::new(vec![FORMAT_DEFLATE], Compression::fast());
-            enc.write_all(&json)
-                .map_err(|e| SessionError::Seal(e.to_string()))?;
-            enc.finish()
-                .map_err(|e| SessionError::Seal(e.to_string()))?
+            deflate(&json)?
         };
         let sealed = ring
             .seal("session", &plaintext)
@@ -320,6 +316,34 @@ impl<'h> Cookies<'h> {
     }
 }
 
+/// Raw deflate of `json` after the format byte, with this thread's
+/// compressor: setting up a new deflate stream (allocating and clearing
+/// its window and hash tables) cost more than compressing a session.
+fn deflate(json: &[u8]) -> Result<Vec<u8>, SessionError> {
+    thread_local! {
+        static COMPRESSOR: RefCell<Compress> =
+            RefCell::new(Compress::new(Compression::fast(), false));
+    }
+    COMPRESSOR.with(|cell| {
+        let mut compressor = cell.borrow_mut();
+        compressor.reset();
+        let mut out = Vec::with_capacity(json.len() / 2 + 64);
+        out.push(FORMAT_DEFLATE);
+        loop {
+            let consumed = usize::try_from(compressor.total_in()).unwrap_or(usize::MAX);
+            let input = json.get(consumed..).unwrap_or(&[]);
+            let status = compressor
+                .compress_vec(input, &mut out, FlushCompress::Finish)
+                .map_err(|e| SessionError::Seal(e.to_string()))?;
+            if status == Status::StreamEnd {
+                return Ok(out);
+            }
+            // Out of room: grow and go on where it stopped.
+            out.reserve(json.len().max(64));
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,6 +415,41 @@ mod tests {
             None,
             "expired"
         );
+    }
+
+    /// The thread's compressor is reset between sessions: each one opens
+    /// to itself, whatever was compressed before it on the thread, and
+    /// compresses as a fresh stream would.
+    #[test]
+    fn reused_compressor_leaves_nothing_between_sessions() {
+        let ring = KeyRing::new(&[[3; 32]]).unwrap();
+        let s = settings(64 * 1024);
+        for groups in [150, 20, 400, 20, 1, 150] {
+            let one = session(groups);
+            let cookies = s.session_cookies(&ring, &one, 600).unwrap();
+            assert_eq!(
+                s.read_session(&ring, &parsed(&jar(&cookies)), 500),
+                Some(one)
+            );
+        }
+        // The same input gives the same bytes after other work on the
+        // thread: nothing of an earlier stream is left in the compressor.
+        let json = serde_json::to_vec(&session(150)).unwrap();
+        let first = deflate(&json).unwrap();
+        deflate(&serde_json::to_vec(&session(7)).unwrap()).unwrap();
+        assert!(first == deflate(&json).unwrap());
+        assert_eq!(first.first(), Some(&FORMAT_DEFLATE));
+        // Output bigger than the first guess at its size (random bytes do
+        // not compress): the buffer grows and the stream still ends.
+        let noise: Vec<u8> = (0..20_000u32)
+            .flat_map(|i| openssl::sha::sha256(&i.to_le_bytes()))
+            .collect();
+        let packed = deflate(&noise).unwrap();
+        let mut back = Vec::new();
+        DeflateDecoder::new(packed.get(1..).unwrap())
+            .read_to_end(&mut back)
+            .unwrap();
+        assert!(back == noise);
     }
 
     #[test]
