@@ -6,6 +6,8 @@
   report.py strace LABEL STRACE_C_OUTPUT REQUESTS
   report.py bench CRITERION_DIR
   report.py table RESULTS_TSV STRACE_TSV BENCH_TSV ENV_TXT
+  report.py pair LABEL NAME_A WRK_A TICKS_A NAME_B WRK_B TICKS_B      (pair.sh)
+  report.py pairacs LABEL K6_SUMMARY SERVER_TICKS VERIFY_OUTPUT METRICS (pair.sh)
 """
 
 import json
@@ -63,10 +65,8 @@ def wrk_time_ms(text):
     return float(text)
 
 
-def wrkrow(args):
-    """A row from wrk --latency output, in the same fields as `row`."""
-    label, path, clk, server, backend, gencpu, busy = args
-    clk = float(clk)
+def parse_wrk(path):
+    """(requests, failed, wall_s, p50_ms, p99_ms) from wrk --latency output."""
     requests, non2xx, wall, p50, p99 = 0, 0, 0.0, 0.0, 0.0
     try:
         with open(path) as f:
@@ -85,12 +85,76 @@ def wrkrow(args):
                     non2xx += sum(int(x.rstrip(",")) for x in parts[2::2] if x.rstrip(",").isdigit())
     except OSError:
         pass
+    return requests, non2xx, wall, p50, p99
+
+
+def wrkrow(args):
+    """A row from wrk --latency output, in the same fields as `row`."""
+    label, path, clk, server, backend, gencpu, busy = args
+    clk = float(clk)
+    requests, non2xx, wall, p50, p99 = parse_wrk(path)
     values = [
         label, "wrk", requests, requests - non2xx, non2xx, f"{wall:.2f}",
         f"{int(server) / clk:.2f}", f"{int(backend) / clk:.2f}", f"{float(gencpu):.2f}",
         f"{int(busy) / clk:.2f}", f"{p50:.3f}", f"{p99:.3f}",
     ]
     print("\t".join(str(v) for v in values))
+
+
+CLK = float(os.sysconf("SC_CLK_TCK"))
+
+
+def pair(args):
+    """One paired pass-through round (pair.sh): two wrk outputs, two tick counts."""
+    label, name_a, wrk_a, ticks_a, name_b, wrk_b, ticks_b = args
+    (req_a, bad_a, *_), (req_b, bad_b, *_) = parse_wrk(wrk_a), parse_wrk(wrk_b)
+    cpu_a, cpu_b = int(ticks_a) / CLK, int(ticks_b) / CLK
+    rate_a = (req_a - bad_a) / cpu_a if cpu_a else 0.0
+    rate_b = (req_b - bad_b) / cpu_b if cpu_b else 0.0
+    ratio = rate_b / rate_a if rate_a else 0.0
+    print(f"{label}: {name_a} {rate_a:,.0f}/CPU-s ({req_a - bad_a} ok, {bad_a} failed, {cpu_a:.2f} CPU-s); "
+          f"{name_b} {rate_b:,.0f}/CPU-s ({req_b - bad_b} ok, {bad_b} failed, {cpu_b:.2f} CPU-s); "
+          f"{name_b}/{name_a} = {ratio:.3f}")
+
+
+def pairacs(args):
+    """One paired ACS round: k6 summary + server ticks, verify_loop output, /metrics."""
+    label, summary, ticks, verify_out, metrics_path = args
+    try:
+        with open(summary) as f:
+            s = json.load(f)
+    except (OSError, ValueError):
+        s = {}
+    accepted = metric(s, "acs_accepted", "count")
+    rejected = metric(s, "acs_rejected", "count")
+    cpu = int(ticks) / CLK
+    rate = accepted / cpu if cpu else 0.0
+    validated, vcpu = 0, 0.0
+    try:
+        with open(verify_out) as f:
+            fields = dict(kv.split("=", 1) for kv in f.read().split())
+        validated, vcpu = int(fields.get("validated", 0)), float(fields.get("cpu_seconds", 0))
+    except (OSError, ValueError):
+        pass
+    vrate = validated / vcpu if vcpu else 0.0
+    # The same validate() call timed inside the gateway (threads = 1 and
+    # pinned: wall time is close to CPU time).
+    total = count = 0.0
+    try:
+        with open(metrics_path) as f:
+            for line in f:
+                if line.startswith("samlgate_acs_validation_seconds_sum"):
+                    total = float(line.split()[-1])
+                elif line.startswith("samlgate_acs_validation_seconds_count"):
+                    count = float(line.split()[-1])
+    except (OSError, ValueError):
+        pass
+    inside = total / count * 1e6 if count else 0.0
+    alone = 1e6 / vrate if vrate else 0.0
+    ratio = rate / vrate if vrate else 0.0
+    print(f"{label}: samlgate ACS {rate:,.0f} accepted/CPU-s ({int(accepted)} accepted, {int(rejected)} not, "
+          f"{cpu:.2f} CPU-s, {1e6 / rate if rate else 0:.0f} us each); engine alone {vrate:,.0f}/CPU-s "
+          f"({alone:.0f} us each); ACS/engine = {ratio:.3f}; validate() inside the gateway {inside:.0f} us")
 
 
 def strace(args):
@@ -222,7 +286,10 @@ def table(args):
 
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"row": row, "wrkrow": wrkrow, "strace": strace, "bench": bench, "table": table}[cmd](args)
+    {
+        "row": row, "wrkrow": wrkrow, "strace": strace, "bench": bench, "table": table,
+        "pair": pair, "pairacs": pairacs,
+    }[cmd](args)
 
 
 if __name__ == "__main__":
