@@ -20,10 +20,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-OUT=${OUT:-$HERE/out}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-TD=$CARGO_TARGET_DIR
+# shellcheck source=loadtest/common.sh
+. "$HERE/common.sh"
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5}
 CONNS=${CONNS:-16}
@@ -31,11 +29,9 @@ VUS=${VUS:-8}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 TAG=${TAG:-pair}
-NGINX=${NGINX:-/usr/sbin/nginx}
 P_GW=18080 P_ADMIN=18090 P_BACKEND=18081 P_BARE=18082
 
 PIDS=()
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done
@@ -53,16 +49,6 @@ ticks() {
     done
     echo "$total"
 }
-wait_http() { # url [status]
-    local i
-    for i in $(seq 1 300); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "$1" 2>/dev/null)" = "${2:-200}" ] && return 0
-        sleep 0.1
-    done
-    log "not ready: $1"
-    return 1
-}
-
 [ -s "$OUT/samlgate.toml" ] && [ -s "$OUT/acs-bodies.txt" ] || { log "run loadtest/run.sh first (no $OUT)"; exit 1; }
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
     (cd "$ROOT" && cargo build --release --bin samlgate --examples)

@@ -32,14 +32,19 @@ def metric(summary, name, key, default=0.0):
     return m.get("values", {}).get(key, default)
 
 
+def load_summary(path):
+    """A k6 summary (handleSummary JSON); empty when the run wrote none."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
 def row(args):
     label, kind, path, clk, server, backend, k6cpu, busy = args
     clk = float(clk)
-    try:
-        with open(path) as f:
-            s = json.load(f)
-    except (OSError, ValueError):
-        s = {}
+    s = load_summary(path)
     requests = metric(s, "http_reqs", "count")
     if kind == "acs":
         ok = metric(s, "acs_accepted", "count")
@@ -120,11 +125,7 @@ def pair(args):
 def pairacs(args):
     """One paired ACS round: k6 summary + server ticks, verify_loop output, /metrics."""
     label, summary, ticks, verify_out, metrics_path = args
-    try:
-        with open(summary) as f:
-            s = json.load(f)
-    except (OSError, ValueError):
-        s = {}
+    s = load_summary(summary)
     accepted = metric(s, "acs_accepted", "count")
     rejected = metric(s, "acs_rejected", "count")
     cpu = int(ticks) / CLK

@@ -19,10 +19,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-OUT=${OUT:-$HERE/out}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-TD=$CARGO_TARGET_DIR
+# shellcheck source=loadtest/common.sh
+. "$HERE/common.sh"
 DURATION=${DURATION:-15s}
 VUS=${VUS:-32}
 ACS_COUNT=${ACS_COUNT:-60000}
@@ -34,7 +32,6 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 SKIP_GEN=${SKIP_GEN:-0}
 TAG=${TAG:-run}
 K6=${K6:-k6}
-NGINX=${NGINX:-/usr/sbin/nginx}
 JEMALLOC=${JEMALLOC:-/usr/lib/x86_64-linux-gnu/libjemalloc.so.2}
 
 # Loopback ports.
@@ -45,8 +42,6 @@ P_GW_MI=18086 P_ADMIN_MI=18096 P_BARE_T1=18087
 CLK_TCK=$(getconf CLK_TCK)
 TIMEFORMAT='%U %S'
 PIDS=()
-
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 
 children() { ps -o pid= --ppid "$1" 2>/dev/null | tr -s ' \n' ' ' || true; }
 
@@ -75,18 +70,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-wait_http() { # url [status]
-    local i
-    for i in $(seq 1 300); do
-        if [ "$(curl -s -o /dev/null -w '%{http_code}' "$1" 2>/dev/null)" = "${2:-200}" ]; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    log "not ready: $1"
-    return 1
-}
 
 # utime+stime (ticks) of a process and its direct children (nginx workers).
 proc_ticks() { [ -r "/proc/$1/stat" ] && sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12+$13}' || echo 0; }
