@@ -5,6 +5,9 @@
 
 mod gateway;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use base64::Engine;
 use gateway::*;
 use samlgate_gateway::demo::idp::{DemoIdp, ResponseSpec};
@@ -1158,4 +1161,90 @@ fn a_signed_attribute_with_crlf_is_never_injected() {
         ),
         1.0
     );
+}
+
+/// A keep-alive backend that answers the first request on each connection
+/// (echoing the X-Remote-User it received) and closes the connection,
+/// without answering, on the second. The gateway pools the connection
+/// after the first answer; reusing it fails, and pingora retries the
+/// request on a new connection. Returns the port and a count of the
+/// connections dropped that way.
+fn flaky_keepalive_backend() -> (u16, Arc<AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let counter = dropped.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let counter = counter.clone();
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let mut answered = false;
+                loop {
+                    let Ok(n) = stream.read(&mut chunk) else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        continue;
+                    };
+                    if answered {
+                        // The second request on this connection: hang up.
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        return;
+                    }
+                    let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                    buf.drain(..end + 4);
+                    let user = head
+                        .lines()
+                        .filter_map(|l| l.split_once(':'))
+                        .find(|(name, _)| name.trim().eq_ignore_ascii_case("x-remote-user"))
+                        .map_or("-".to_owned(), |(_, v)| v.trim().to_owned());
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{user}",
+                        user.len()
+                    );
+                    if stream.write_all(reply.as_bytes()).is_err() {
+                        return;
+                    }
+                    answered = true;
+                }
+            });
+        }
+    });
+    (port, dropped)
+}
+
+#[test]
+fn a_request_retried_on_a_fresh_upstream_connection_keeps_its_identity_headers() {
+    let (port, dropped) = flaky_keepalive_backend();
+    let h = Harness::start(Options {
+        extra_toml: format!(
+            "[[route]]\npath_prefix = \"/flaky\"\nupstreams = [\"127.0.0.1:{port}\"]\n"
+        ),
+        ..Options::default()
+    });
+    let client = browser();
+    login(&h, &client, "/", "alice");
+    // Keep going until the gateway has reused a pooled connection that the
+    // backend then dropped (at least once), so the retry path really ran.
+    for i in 0..40 {
+        let response = client
+            .get(h.url(&format!("/flaky/{i}")))
+            .header("accept", "text/plain")
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200, "request {i}");
+        assert_eq!(response.text().unwrap(), "alice", "request {i}");
+        if dropped.load(Ordering::SeqCst) >= 2 {
+            return;
+        }
+    }
+    panic!("the backend never saw a reused connection: the retry path did not run");
 }

@@ -561,14 +561,17 @@ impl ProxyHttp for SamlProxy {
                 upstream.remove_header(name);
             }
         }
-        if let Some(open) = ctx.open.take() {
+        // Not taken out of ctx: pingora calls this again when it retries on
+        // another connection (a pooled one the backend had closed), and the
+        // retried request needs the same headers.
+        if let Some(open) = &ctx.open {
             // Valid values only reach ctx (request_filter refused the rest).
             for (name, value) in open.headers.iter().flatten() {
                 upstream.insert_header(name.clone(), value.clone())?;
             }
         }
-        // Header names as &'static str and values shared with the request
-        // or static: pingora then copies neither.
+        // Names as &'static str go on the wire as written, without the
+        // title-casing copy; X-Forwarded-Host shares the Host header's bytes.
         if let Some(addr) = session.client_addr().and_then(|a| a.as_inet()) {
             let ip = addr.ip();
             let forwarded = match header_str(upstream, "x-forwarded-for") {
