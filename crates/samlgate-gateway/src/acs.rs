@@ -7,7 +7,7 @@ use std::time::Instant as MonoInstant;
 use openssl::rand::rand_bytes;
 use samlgate_dsig::DecryptionPolicy;
 use samlgate_saml::{
-    decode_input, AcsTarget, AuthnRequest, Endpoint, IdpEntity, Reason, Validator,
+    decode_input, AcsTarget, AuthnRequest, Endpoint, IdpEntity, Reason, SamlError, Validator,
     BINDING_HTTP_REDIRECT,
 };
 use samlgate_xml::Limits;
@@ -246,7 +246,7 @@ pub fn consume(
         Err(e) => {
             // The engine reports an unreachable store as `replayed` (fail
             // closed, within the verify contract); the gateway names it.
-            let store_down = e.to_string().contains("replay store unavailable");
+            let store_down = matches!(e, SamlError::ReplayStoreUnavailable { .. });
             if e.reason() == Reason::Replayed && !store_down {
                 shared.metrics.replay_rejections.inc();
             }

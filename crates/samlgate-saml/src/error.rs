@@ -22,6 +22,15 @@ pub enum SamlError {
         /// Text for a human.
         detail: String,
     },
+    /// The replay store could not be asked. The reason code is `replayed`
+    /// (fail closed: an assertion that cannot be checked is refused, within
+    /// the `verify` contract's codes); a gateway can tell this case apart
+    /// by the variant and report its own `store_unavailable`.
+    #[error("replay store unavailable: {detail}")]
+    ReplayStoreUnavailable {
+        /// What the store reported.
+        detail: String,
+    },
 }
 
 impl SamlError {
@@ -31,6 +40,7 @@ impl SamlError {
             SamlError::Xml(e) => e.reason(),
             SamlError::Dsig(e) => e.reason(),
             SamlError::Policy { reason, .. } => *reason,
+            SamlError::ReplayStoreUnavailable { .. } => Reason::Replayed,
         }
     }
 

@@ -255,12 +255,7 @@ impl Validator<'_> {
             match replay.check_and_insert(&issuer, &assertion_id, until) {
                 Ok(true) => {}
                 Ok(false) => return fail(Reason::Replayed, "this assertion was already used"),
-                Err(e) => {
-                    return Err(SamlError::new(
-                        Reason::Replayed,
-                        format!("replay store unavailable: {e}"),
-                    ))
-                }
+                Err(detail) => return Err(SamlError::ReplayStoreUnavailable { detail }),
             }
         }
         Ok(build(
