@@ -131,49 +131,24 @@ criterion_main!(benches);
 fn acs(c: &mut Criterion) {
     use base64::Engine;
     use samlgate_gateway::demo::idp::{DemoIdp, USERS};
-    use samlgate_gateway::state::{BuildOptions, Gateway, Shared};
+    use samlgate_gateway::state::Shared;
     use samlgate_saml::{Clock, SystemClock};
     use std::sync::Arc;
 
-    let acs_url = "http://127.0.0.1:1/saml/acs";
-    let sp = "http://127.0.0.1:1/saml/metadata";
-    let idp = DemoIdp::new("http://127.0.0.1:2", sp, acs_url).unwrap();
-    let config = samlgate_gateway::config::Config::from_toml(&format!(
-        r#"
-[sp]
-entity_id = "{sp}"
-base_url = "http://127.0.0.1:1"
-[[idp]]
-name = "bench"
-metadata_url = "http://127.0.0.1:2/metadata"
-allow_idp_initiated = true
-[[route]]
-upstreams = ["127.0.0.1:3"]
-[session]
-keys = ["AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="]
-[replay]
-max_entries = 10000000
-"#
-    ))
+    let base = "http://127.0.0.1:1";
+    let idp = DemoIdp::new(
+        "http://127.0.0.1:2",
+        &format!("{base}/saml/metadata"),
+        &format!("{base}/saml/acs"),
+    )
     .unwrap();
-    let options = BuildOptions {
-        inline_metadata: vec![("bench".into(), idp.metadata().into_bytes())],
-        ..BuildOptions::default()
-    };
-    let key_cache = Arc::new(samlgate_gateway::key_cache::FingerprintKeyCache::new(100));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let gateway = runtime
-        .block_on(Gateway::build(config, &options, &key_cache))
-        .unwrap();
+    let gateway = samlgate_gateway::demo::offline_gateway(&idp, base).unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let shared = Shared {
         gateway: arc_swap::ArcSwap::from_pointee(gateway),
         metrics: samlgate_gateway::metrics::Metrics::new().unwrap(),
         replay: samlgate_gateway::replay::MemoryReplayStore::new(10_000_000, clock.clone()),
-        key_cache,
+        key_cache: Arc::new(samlgate_gateway::key_cache::FingerprintKeyCache::new(16)),
         clock,
         draining: std::sync::atomic::AtomicBool::new(false),
     };
@@ -207,19 +182,7 @@ max_entries = 10000000
         .unwrap();
     g.bench_function("verify_only", |b| {
         b.iter(|| {
-            let v = samlgate_saml::Validator {
-                trust: &trust,
-                sp_entity_id: Some(sp),
-                acs_url: Some(acs_url),
-                in_response_to: None,
-                clock: &SystemClock,
-                clock_skew_seconds: 180,
-                algorithms: samlgate_dsig::AlgorithmPolicy::default(),
-                decryption_keys: &samlgate_dsig::DecryptionKeys::new(),
-                decryption: samlgate_dsig::DecryptionPolicy::default(),
-                limits: samlgate_xml::Limits::default(),
-                replay: None,
-            };
+            let v = gateway.validator(&trust, &SystemClock, None, None);
             v.validate(black_box(&xml)).unwrap()
         })
     });

@@ -17,11 +17,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant as MonoInstant};
 
-use samlgate_dsig::DecryptionPolicy;
 use samlgate_gateway::config::Config;
 use samlgate_gateway::key_cache::FingerprintKeyCache;
 use samlgate_gateway::state::{BuildOptions, Gateway};
-use samlgate_saml::{decode_input, SystemClock, Validator};
+use samlgate_saml::{decode_input, SystemClock};
 use samlgate_xml::Limits;
 
 /// Responses kept in memory (each is validated many times: no replay
@@ -62,19 +61,7 @@ fn main() {
 
     let trust = gateway.trust();
     let clock = SystemClock;
-    let validator = Validator {
-        trust: &trust,
-        sp_entity_id: Some(&gateway.config.sp.entity_id),
-        acs_url: Some(&gateway.acs_url),
-        in_response_to: None,
-        clock: &clock,
-        clock_skew_seconds: gateway.config.sp.clock_skew_seconds,
-        algorithms: gateway.algorithms,
-        decryption_keys: &gateway.decryption_keys,
-        decryption: DecryptionPolicy::default(),
-        limits,
-        replay: None,
-    };
+    let validator = gateway.validator(&trust, &clock, None, None);
     let started = MonoInstant::now();
     let cpu_before = cpu_ticks();
     let mut validated = 0u64;

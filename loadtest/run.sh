@@ -37,7 +37,7 @@ JEMALLOC=${JEMALLOC:-/usr/lib/x86_64-linux-gnu/libjemalloc.so.2}
 # Loopback ports.
 P_GW=18080 P_ADMIN=18090 P_BACKEND=18081 P_BARE=18082 P_NGINX=18083
 P_GW_T1=18084 P_ADMIN_T1=18094 P_GW_JE=18085 P_ADMIN_JE=18095
-P_GW_MI=18086 P_ADMIN_MI=18096 P_BARE_T1=18087
+P_GW_GL=18086 P_ADMIN_GL=18096 P_BARE_T1=18087
 
 CLK_TCK=$(getconf CLK_TCK)
 TIMEFORMAT='%U %S'
@@ -188,7 +188,7 @@ strace_run() { # label server_pid url requests
 # ---------------------------------------------------------------------------
 
 mkdir -p "$OUT"
-for p in $P_GW $P_ADMIN $P_BACKEND $P_BARE $P_NGINX $P_GW_T1 $P_ADMIN_T1 $P_GW_JE $P_ADMIN_JE $P_GW_MI $P_ADMIN_MI $P_BARE_T1; do
+for p in $P_GW $P_ADMIN $P_BACKEND $P_BARE $P_NGINX $P_GW_T1 $P_ADMIN_T1 $P_GW_JE $P_ADMIN_JE $P_GW_GL $P_ADMIN_GL $P_BARE_T1; do
     if port_busy "$p"; then
         log "port $p is in use; stop what holds it first"
         exit 1
@@ -249,8 +249,8 @@ if [ "$LEVERS" = 1 ]; then
     SG_T1_PID=$LAST_PID
     start_samlgate "$(variant_config 2 $P_GW_JE $P_ADMIN_JE)" "$OUT/$TAG-samlgate-pass-je.log" jemalloc
     SG_JE_PID=$LAST_PID
-    start_samlgate "$(variant_config 2 $P_GW_MI $P_ADMIN_MI)" "$OUT/$TAG-samlgate-pass-glibc.log" glibc
-    SG_MI_PID=$LAST_PID
+    start_samlgate "$(variant_config 2 $P_GW_GL $P_ADMIN_GL)" "$OUT/$TAG-samlgate-pass-glibc.log" glibc
+    SG_GL_PID=$LAST_PID
 fi
 wait_http "http://127.0.0.1:$P_NGINX/"
 wait_http "http://127.0.0.1:$P_BARE/"
@@ -263,33 +263,32 @@ if [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $(cat "$OUT/cookie.tx
 fi
 if [ "$LEVERS" = 1 ]; then
     wait_http "http://127.0.0.1:$P_BARE_T1/"
-    for a in $P_ADMIN_T1 $P_ADMIN_JE $P_ADMIN_MI; do wait_http "http://127.0.0.1:$a/readyz"; done
+    for a in $P_ADMIN_T1 $P_ADMIN_JE $P_ADMIN_GL; do wait_http "http://127.0.0.1:$a/readyz"; done
 fi
 sleep 1
 
 # --- pass-through -------------------------------------------------------------
-passthrough direct "$BACKEND_PID" "http://127.0.0.1:$P_BACKEND/"
-passthrough nginx "$NGINX_PID" "http://127.0.0.1:$P_NGINX/"
-passthrough bare-pingora "$BARE_PID" "http://127.0.0.1:$P_BARE/"
-passthrough samlgate "$SG_PID" "http://127.0.0.1:$P_GW/"
-if [ "$LEVERS" = 1 ]; then
-    passthrough bare-pingora-t1 "$BARE_T1_PID" "http://127.0.0.1:$P_BARE_T1/"
-    passthrough samlgate-t1 "$SG_T1_PID" "http://127.0.0.1:$P_GW_T1/"
-    passthrough samlgate-jemalloc "$SG_JE_PID" "http://127.0.0.1:$P_GW_JE/"
-    passthrough samlgate-glibc "$SG_MI_PID" "http://127.0.0.1:$P_GW_MI/"
-fi
-
-if [ "$WRK" = 1 ] && command -v wrk >/dev/null; then
-    wrk_measure direct "$BACKEND_PID" "http://127.0.0.1:$P_BACKEND/"
-    wrk_measure nginx "$NGINX_PID" "http://127.0.0.1:$P_NGINX/"
-    wrk_measure bare-pingora "$BARE_PID" "http://127.0.0.1:$P_BARE/"
-    wrk_measure samlgate "$SG_PID" "http://127.0.0.1:$P_GW/"
+# Every pass-through target: label, server PID, URL (the same list for k6
+# and for wrk).
+pass_targets() {
+    echo "direct $BACKEND_PID http://127.0.0.1:$P_BACKEND/"
+    echo "nginx $NGINX_PID http://127.0.0.1:$P_NGINX/"
+    echo "bare-pingora $BARE_PID http://127.0.0.1:$P_BARE/"
+    echo "samlgate $SG_PID http://127.0.0.1:$P_GW/"
     if [ "$LEVERS" = 1 ]; then
-        wrk_measure bare-pingora-t1 "$BARE_T1_PID" "http://127.0.0.1:$P_BARE_T1/"
-        wrk_measure samlgate-t1 "$SG_T1_PID" "http://127.0.0.1:$P_GW_T1/"
-        wrk_measure samlgate-jemalloc "$SG_JE_PID" "http://127.0.0.1:$P_GW_JE/"
-        wrk_measure samlgate-glibc "$SG_MI_PID" "http://127.0.0.1:$P_GW_MI/"
+        echo "bare-pingora-t1 $BARE_T1_PID http://127.0.0.1:$P_BARE_T1/"
+        echo "samlgate-t1 $SG_T1_PID http://127.0.0.1:$P_GW_T1/"
+        echo "samlgate-jemalloc $SG_JE_PID http://127.0.0.1:$P_GW_JE/"
+        echo "samlgate-glibc $SG_GL_PID http://127.0.0.1:$P_GW_GL/"
     fi
+}
+while read -r label pid url; do
+    passthrough "$label" "$pid" "$url" </dev/null
+done < <(pass_targets)
+if [ "$WRK" = 1 ] && command -v wrk >/dev/null; then
+    while read -r label pid url; do
+        wrk_measure "$label" "$pid" "$url" </dev/null
+    done < <(pass_targets)
 fi
 
 if [ "$STRACE" = 1 ]; then
@@ -303,7 +302,7 @@ stop_pid "$SG_PID"
 if [ "$LEVERS" = 1 ]; then
     stop_pid "$SG_T1_PID"
     stop_pid "$SG_JE_PID"
-    stop_pid "$SG_MI_PID"
+    stop_pid "$SG_GL_PID"
     stop_pid "$BARE_T1_PID"
 fi
 acs_run acs "$(variant_config 2 $P_GW $P_ADMIN)"

@@ -5,9 +5,8 @@
 use std::time::Instant as MonoInstant;
 
 use openssl::rand::rand_bytes;
-use samlgate_dsig::DecryptionPolicy;
 use samlgate_saml::{
-    decode_input, AcsTarget, AuthnRequest, Endpoint, IdpEntity, Reason, SamlError, Validator,
+    decode_input, AcsTarget, AuthnRequest, Endpoint, IdpEntity, Reason, SamlError,
     BINDING_HTTP_REDIRECT,
 };
 use samlgate_xml::Limits;
@@ -216,19 +215,12 @@ pub fn consume(
     };
 
     let trust = gateway.trust();
-    let validator = Validator {
-        trust: &trust,
-        sp_entity_id: Some(&gateway.config.sp.entity_id),
-        acs_url: Some(&gateway.acs_url),
-        in_response_to: login.as_ref().map(|l| l.request_id.as_str()),
-        clock: shared.clock.as_ref(),
-        clock_skew_seconds: gateway.config.sp.clock_skew_seconds,
-        algorithms: gateway.algorithms,
-        decryption_keys: &gateway.decryption_keys,
-        decryption: DecryptionPolicy::default(),
-        limits,
-        replay: Some(&shared.replay),
-    };
+    let validator = gateway.validator(
+        &trust,
+        shared.clock.as_ref(),
+        login.as_ref().map(|l| l.request_id.as_str()),
+        Some(&shared.replay),
+    );
     let started = MonoInstant::now();
     let result = validator.validate(&xml);
     shared

@@ -10,8 +10,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use samlgate_dsig::{AlgorithmPolicy, DecryptionKeys, SigningKey, TrustedKeys};
-use samlgate_saml::{AcsEndpoint, Clock, IdpEntity, IdpMetadata, SpMetadata, Trust};
+use samlgate_dsig::{AlgorithmPolicy, DecryptionKeys, DecryptionPolicy, SigningKey, TrustedKeys};
+use samlgate_saml::{
+    AcsEndpoint, Clock, IdpEntity, IdpMetadata, ReplayCache, SpMetadata, Trust, Validator,
+};
+use samlgate_xml::Limits;
 use tokio::sync::watch;
 
 use crate::config::{Config, ConfigError, ConfigProblem, IdpConfig, RouteConfig};
@@ -465,6 +468,32 @@ impl Gateway {
         let open = Arc::new(OpenSession { session, headers });
         self.sessions.insert(sealed.into_owned(), open.clone(), now);
         Some(open)
+    }
+
+    /// The validator of this configuration's ACS: its SP entity ID, ACS
+    /// URL, clock skew, algorithm policy and decryption keys, over `trust`
+    /// (from [`Gateway::trust`]). `in_response_to` None accepts an
+    /// unsolicited Response; `replay` None skips the replay check.
+    pub fn validator<'a>(
+        &'a self,
+        trust: &'a Trust,
+        clock: &'a dyn Clock,
+        in_response_to: Option<&'a str>,
+        replay: Option<&'a dyn ReplayCache>,
+    ) -> Validator<'a> {
+        Validator {
+            trust,
+            sp_entity_id: Some(&self.config.sp.entity_id),
+            acs_url: Some(&self.acs_url),
+            in_response_to,
+            clock,
+            clock_skew_seconds: self.config.sp.clock_skew_seconds,
+            algorithms: self.algorithms,
+            decryption_keys: &self.decryption_keys,
+            decryption: DecryptionPolicy::default(),
+            limits: Limits::default(),
+            replay,
+        }
     }
 
     /// The trust of the IdPs' current metadata.

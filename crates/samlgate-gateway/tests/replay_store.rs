@@ -7,15 +7,13 @@
 
 use std::sync::Arc;
 
-use samlgate_gateway::config::Config;
 use samlgate_gateway::demo::idp::{DemoIdp, USERS};
-use samlgate_gateway::key_cache::FingerprintKeyCache;
+use samlgate_gateway::demo::offline_gateway;
 use samlgate_gateway::replay::MemoryReplayStore;
-use samlgate_gateway::state::{BuildOptions, Gateway};
-use samlgate_saml::{Clock, Instant, Reason, ReplayCache, SamlError, SystemClock, Validator};
+use samlgate_gateway::state::Gateway;
+use samlgate_saml::{Clock, Instant, Reason, ReplayCache, SamlError, SystemClock};
 
-const SP: &str = "http://127.0.0.1:1/saml/metadata";
-const ACS: &str = "http://127.0.0.1:1/saml/acs";
+const BASE: &str = "http://127.0.0.1:1";
 
 /// A store whose backend is down (a Redis that refuses connections).
 struct Unreachable;
@@ -26,62 +24,21 @@ impl ReplayCache for Unreachable {
     }
 }
 
-fn gateway_for(idp: &DemoIdp) -> Gateway {
-    let config = Config::from_toml(&format!(
-        r#"
-[sp]
-entity_id = "{SP}"
-base_url = "http://127.0.0.1:1"
-[[idp]]
-name = "corp"
-metadata_url = "http://127.0.0.1:2/metadata"
-allow_idp_initiated = true
-[[route]]
-upstreams = ["127.0.0.1:3"]
-[session]
-keys = ["AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="]
-"#
-    ))
-    .unwrap();
-    let options = BuildOptions {
-        inline_metadata: vec![("corp".into(), idp.metadata().into_bytes())],
-        ..BuildOptions::default()
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime
-        .block_on(Gateway::build(
-            config,
-            &options,
-            &Arc::new(FingerprintKeyCache::new(10)),
-        ))
-        .unwrap()
-}
-
 fn validate(gateway: &Gateway, xml: &[u8], replay: &dyn ReplayCache) -> Result<(), SamlError> {
     let trust = gateway.trust();
-    let validator = Validator {
-        trust: &trust,
-        sp_entity_id: Some(SP),
-        acs_url: Some(ACS),
-        in_response_to: None,
-        clock: &SystemClock,
-        clock_skew_seconds: 180,
-        algorithms: gateway.algorithms,
-        decryption_keys: &gateway.decryption_keys,
-        decryption: samlgate_dsig::DecryptionPolicy::default(),
-        limits: samlgate_xml::Limits::default(),
-        replay: Some(replay),
-    };
+    let validator = gateway.validator(&trust, &SystemClock, None, Some(replay));
     validator.validate(xml).map(|_| ())
 }
 
 #[test]
 fn an_unreachable_replay_store_refuses_and_is_told_apart_from_a_replay() {
-    let idp = DemoIdp::new("http://127.0.0.1:2", SP, ACS).unwrap();
-    let gateway = gateway_for(&idp);
+    let idp = DemoIdp::new(
+        "http://127.0.0.1:2",
+        &format!("{BASE}/saml/metadata"),
+        &format!("{BASE}/saml/acs"),
+    )
+    .unwrap();
+    let gateway = offline_gateway(&idp, BASE).unwrap();
     let xml = idp
         .response_for(&USERS[0], None, SystemClock.now())
         .unwrap();

@@ -20,8 +20,9 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 
 use crate::config::Config;
+use crate::key_cache::FingerprintKeyCache;
 use crate::server::{init_logging, Control, ReloadSource, StartError};
-use crate::state::BuildOptions;
+use crate::state::{BuildOptions, Gateway};
 
 /// Ports of the demo (all on 127.0.0.1).
 #[derive(Debug, Clone, Copy)]
@@ -148,6 +149,42 @@ lifetime_seconds = 3600
         idp = ports.idp,
         backend = ports.backend,
     )
+}
+
+/// A gateway configuration that trusts `idp` (inline metadata, IdP-initiated
+/// login allowed) for the SP `base_url`, built in process with no listener
+/// and no fetch: for benches, tests and tools that validate the demo IdP's
+/// Responses exactly as the gateway would. The demo IdP must have been
+/// made for `{base_url}/saml/metadata` and `{base_url}/saml/acs`.
+pub fn offline_gateway(idp: &idp::DemoIdp, base_url: &str) -> Result<Gateway, StartError> {
+    let config = Config::from_toml(&format!(
+        r#"
+[sp]
+entity_id = "{base_url}/saml/metadata"
+base_url = "{base_url}"
+[[idp]]
+name = "demo"
+metadata_url = "{base_url}/unused-metadata"
+allow_idp_initiated = true
+[[route]]
+upstreams = ["127.0.0.1:9"]
+[session]
+keys = ["AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="]
+"#
+    ))?;
+    let options = BuildOptions {
+        inline_metadata: vec![("demo".into(), idp.metadata().into_bytes())],
+        ..BuildOptions::default()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    Ok(runtime.block_on(Gateway::build(
+        config,
+        &options,
+        &Arc::new(FingerprintKeyCache::new(16)),
+    ))?)
 }
 
 fn bind(port: u16, what: &str) -> Result<std::net::TcpListener, StartError> {
