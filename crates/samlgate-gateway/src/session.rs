@@ -119,8 +119,9 @@ impl CookieSettings {
         max_age: i64,
     ) -> Result<Vec<String>, SessionError> {
         let json = serde_json::to_vec(session).map_err(|e| SessionError::Seal(e.to_string()))?;
-        // Small sessions go uncompressed: setting up a deflate stream costs
-        // more than the bytes it would save on a few hundred bytes.
+        // Small sessions go uncompressed: on a few hundred bytes deflate
+        // saves little, and even a reused stream costs a reset (it clears
+        // its hash tables) per session.
         let plaintext = if json.len() < COMPRESS_FROM {
             let mut raw = Vec::with_capacity(json.len() + 1);
             raw.push(FORMAT_JSON);
