@@ -1,5 +1,6 @@
-//! A bare pingora 0.9 reverse proxy: every request goes to one upstream,
-//! no authentication, no header work. The load test's baseline for what
+//! A bare pingora 0.9 reverse proxy (variant (a) of loadtest/engines.sh):
+//! every request goes to one upstream, no authentication, one header
+//! replaced (`x-forwarded-proto`). The load test's baseline for what
 //! samlgate's data plane costs on top of pingora itself; built with the same
 //! release profile and the same pingora server settings as `samlgate run`
 //! (worker threads, work stealing, upstream keepalive pool).
@@ -13,6 +14,7 @@ use pingora_core::server::configuration::ServerConf;
 use pingora_core::server::Server;
 use pingora_core::upstreams::peer::HttpPeer;
 use pingora_core::Result;
+use pingora_http::RequestHeader;
 use pingora_proxy::{ProxyHttp, Session};
 
 struct Bare {
@@ -31,6 +33,17 @@ impl ProxyHttp for Bare {
             false,
             String::new(),
         )))
+    }
+
+    /// The one header the three engine variants replace (see
+    /// loadtest/engines.sh), so that each does the same work.
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        upstream: &mut RequestHeader,
+        _ctx: &mut (),
+    ) -> Result<()> {
+        upstream.insert_header("x-forwarded-proto", "http")
     }
 }
 

@@ -112,13 +112,15 @@ CLK = float(os.sysconf("SC_CLK_TCK"))
 def pair(args):
     """One paired pass-through round (pair.sh): two wrk outputs, two tick counts."""
     label, name_a, wrk_a, ticks_a, name_b, wrk_b, ticks_b = args
-    (req_a, bad_a, *_), (req_b, bad_b, *_) = parse_wrk(wrk_a), parse_wrk(wrk_b)
+    (req_a, bad_a, _, p50_a, p99_a), (req_b, bad_b, _, p50_b, p99_b) = parse_wrk(wrk_a), parse_wrk(wrk_b)
     cpu_a, cpu_b = int(ticks_a) / CLK, int(ticks_b) / CLK
     rate_a = (req_a - bad_a) / cpu_a if cpu_a else 0.0
     rate_b = (req_b - bad_b) / cpu_b if cpu_b else 0.0
     ratio = rate_b / rate_a if rate_a else 0.0
-    print(f"{label}: {name_a} {rate_a:,.0f}/CPU-s ({req_a - bad_a} ok, {bad_a} failed, {cpu_a:.2f} CPU-s); "
-          f"{name_b} {rate_b:,.0f}/CPU-s ({req_b - bad_b} ok, {bad_b} failed, {cpu_b:.2f} CPU-s); "
+    print(f"{label}: {name_a} {rate_a:,.0f}/CPU-s ({req_a - bad_a} ok, {bad_a} failed, {cpu_a:.2f} CPU-s, "
+          f"p50 {p50_a:.2f} ms, p99 {p99_a:.2f} ms); "
+          f"{name_b} {rate_b:,.0f}/CPU-s ({req_b - bad_b} ok, {bad_b} failed, {cpu_b:.2f} CPU-s, "
+          f"p50 {p50_b:.2f} ms, p99 {p99_b:.2f} ms); "
           f"{name_b}/{name_a} = {ratio:.3f}")
 
 

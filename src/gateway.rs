@@ -66,7 +66,7 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
         path: Some(args.config),
         options: BuildOptions::default(),
     };
-    match Control::start(config, source).and_then(Control::serve) {
+    match Control::start(config, source).and_then(|c| c.serve(None)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => report(&e),
     }

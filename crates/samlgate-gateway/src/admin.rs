@@ -1,59 +1,59 @@
 //! The admin listener: `/metrics`, `/healthz`, `/readyz`. A separate port,
-//! meant for the operator's network only.
+//! meant for the operator's network only. It runs on the control runtime,
+//! apart from the data plane, so that it keeps answering (`/readyz` 503)
+//! while the data listeners drain at shutdown.
 
+use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use http::Response;
-use pingora_core::apps::http_app::ServeHttp;
-use pingora_core::protocols::http::ServerSession;
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
 
 use crate::state::Shared;
 
-/// The admin application.
-#[derive(Debug, Clone)]
-pub struct Admin {
-    /// The gateway's shared state.
-    pub shared: Arc<Shared>,
-}
-
-fn reply(status: u16, content_type: &str, body: Vec<u8>) -> Response<Vec<u8>> {
-    let mut resp = Response::new(body);
+fn reply(status: u16, content_type: &'static str, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
-    if let Ok(v) = http::HeaderValue::from_str(content_type) {
-        resp.headers_mut().insert(http::header::CONTENT_TYPE, v);
-    }
-    let len = resp.body().len();
-    resp.headers_mut()
-        .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
     resp
 }
 
-#[async_trait]
-impl ServeHttp for Admin {
-    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
-        match session.req_header().uri.path() {
-            "/metrics" => {
-                self.shared.update_gauges();
-                reply(
-                    200,
-                    "text/plain; version=0.0.4; charset=utf-8",
-                    self.shared.metrics.render(),
-                )
-            }
-            "/healthz" => reply(200, "text/plain", b"ok\n".to_vec()),
-            "/readyz" => {
-                let gateway = self.shared.gateway.load();
-                if self.shared.draining.load(Ordering::Relaxed) {
-                    reply(503, "text/plain", b"draining\n".to_vec())
-                } else if gateway.ready() {
-                    reply(200, "text/plain", b"ready\n".to_vec())
-                } else {
-                    reply(503, "text/plain", b"idp metadata not loaded\n".to_vec())
-                }
-            }
-            _ => reply(404, "text/plain", b"not found\n".to_vec()),
+/// Answers one admin request.
+pub async fn respond(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(match request.uri().path() {
+        "/metrics" => {
+            shared.update_gauges();
+            reply(
+                200,
+                "text/plain; version=0.0.4; charset=utf-8",
+                shared.metrics.render(),
+            )
         }
-    }
+        "/healthz" => reply(200, "text/plain", b"ok\n".to_vec()),
+        "/readyz" => {
+            let gateway = shared.gateway.load();
+            if shared.draining.load(Ordering::Relaxed) {
+                reply(503, "text/plain", b"draining\n".to_vec())
+            } else if gateway.ready() {
+                reply(200, "text/plain", b"ready\n".to_vec())
+            } else {
+                reply(503, "text/plain", b"idp metadata not loaded\n".to_vec())
+            }
+        }
+        _ => reply(404, "text/plain", b"not found\n".to_vec()),
+    })
+}
+
+/// Serves the admin endpoints on `listener` from the current runtime.
+pub fn serve(listener: std::net::TcpListener, shared: Arc<Shared>) -> Result<(), String> {
+    crate::local_http::serve(listener, move |request| respond(shared.clone(), request)).map(|_| ())
 }

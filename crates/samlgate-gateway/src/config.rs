@@ -92,9 +92,25 @@ pub struct ServerConfig {
     /// Put the NameID into the ACS log line (personal data: off by default).
     #[serde(default)]
     pub log_name_id: bool,
-    /// Seconds a graceful shutdown (SIGTERM) waits for in-flight requests.
+    /// Seconds a graceful shutdown (SIGTERM) waits for in-flight requests
+    /// once the listeners have closed; the process exits earlier as soon
+    /// as none is left.
     #[serde(default = "default_grace")]
     pub shutdown_grace_seconds: u64,
+    /// Seconds the data listeners keep accepting after SIGTERM while
+    /// `/readyz` already answers 503, so that a load balancer takes the
+    /// node out before connections are refused.
+    #[serde(default = "default_shutdown_delay")]
+    pub shutdown_delay_seconds: u64,
+    /// Seconds a client has to send a request head, also the longest a
+    /// keep-alive connection may wait idle for its next request
+    /// (slow-loris defence).
+    #[serde(default = "default_client_header_timeout")]
+    pub client_header_timeout_seconds: u64,
+    /// Largest request head (request line and headers) in bytes; larger
+    /// ones are refused with 431 before any routing.
+    #[serde(default = "default_max_request_header_bytes")]
+    pub max_request_header_bytes: usize,
     /// Seconds to wait for an upstream connection.
     #[serde(default = "default_connect_timeout")]
     pub upstream_connect_timeout_seconds: u64,
@@ -118,6 +134,15 @@ fn default_log_format() -> String {
 fn default_grace() -> u64 {
     10
 }
+fn default_shutdown_delay() -> u64 {
+    3
+}
+fn default_client_header_timeout() -> u64 {
+    30
+}
+fn default_max_request_header_bytes() -> usize {
+    64 * 1024
+}
 fn default_connect_timeout() -> u64 {
     5
 }
@@ -135,6 +160,9 @@ impl Default for ServerConfig {
             log_format: default_log_format(),
             log_name_id: false,
             shutdown_grace_seconds: default_grace(),
+            shutdown_delay_seconds: default_shutdown_delay(),
+            client_header_timeout_seconds: default_client_header_timeout(),
+            max_request_header_bytes: default_max_request_header_bytes(),
             upstream_connect_timeout_seconds: default_connect_timeout(),
             upstream_read_timeout_seconds: default_read_timeout(),
         }
@@ -553,6 +581,21 @@ impl Config {
         p.check_addr("server.admin_listen", &s.admin_listen);
         if s.threads == 0 || s.threads > 256 {
             p.add("server.threads", "must be between 1 and 256");
+        }
+        if s.shutdown_delay_seconds > 300 {
+            p.add("server.shutdown_delay_seconds", "must be at most 300");
+        }
+        if !(1..=3600).contains(&s.client_header_timeout_seconds) {
+            p.add(
+                "server.client_header_timeout_seconds",
+                "must be between 1 and 3600",
+            );
+        }
+        if !(8192..=1024 * 1024).contains(&s.max_request_header_bytes) {
+            p.add(
+                "server.max_request_header_bytes",
+                "must be between 8192 and 1048576",
+            );
         }
         if !matches!(s.log_format.as_str(), "text" | "json") {
             p.add("server.log_format", "must be \"text\" or \"json\"");

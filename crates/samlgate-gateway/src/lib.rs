@@ -1,4 +1,5 @@
-//! samlgate's reverse proxy: pingora data plane with the SAML endpoints
+//! samlgate's reverse proxy: the data plane (pingora process and listeners,
+//! hyper HTTP) with the SAML endpoints
 //! (ACS, metadata), sealed sessions, identity headers, SP-initiated login,
 //! metrics and the admin listener; IdP metadata feeds; the demo IdP and echo
 //! backend of `samlgate demo`.
@@ -15,13 +16,14 @@
 pub mod acs;
 pub mod admin;
 pub mod config;
+pub mod dataplane;
 pub mod demo;
 pub mod headers;
 pub mod key_cache;
+pub mod local_http;
 pub mod metadata_feed;
 pub mod metrics;
 pub mod pages;
-pub mod proxy;
 pub mod replay;
 pub mod seal;
 pub mod server;

@@ -35,6 +35,8 @@ pub struct Metrics {
     pub login_redirects: IntCounterVec,
     /// Upstream response header latency by route.
     pub upstream_seconds: HistogramVec,
+    /// Time from a request's head to its response head, by route.
+    pub request_seconds: HistogramVec,
     /// Upstream errors by route and kind.
     pub upstream_errors: IntCounterVec,
     /// Seconds since the IdP metadata last loaded, by IdP.
@@ -64,6 +66,8 @@ pub struct RouteSeries {
     by_status: Box<[OnceLock<IntCounter>]>,
     upstream_seconds_vec: HistogramVec,
     upstream_seconds: OnceLock<Histogram>,
+    request_seconds_vec: HistogramVec,
+    request_seconds: OnceLock<Histogram>,
 }
 
 const FIRST_STATUS: u16 = 100;
@@ -72,13 +76,25 @@ const LAST_STATUS: u16 = 599;
 impl RouteSeries {
     /// The series of `label`.
     pub fn new(metrics: &Metrics, label: Arc<str>) -> Self {
-        Self::with(&metrics.requests, &metrics.upstream_seconds, label)
+        Self::with(
+            &metrics.requests,
+            &metrics.upstream_seconds,
+            &metrics.request_seconds,
+            label,
+        )
     }
 
-    fn with(requests: &IntCounterVec, upstream_seconds: &HistogramVec, label: Arc<str>) -> Self {
+    fn with(
+        requests: &IntCounterVec,
+        upstream_seconds: &HistogramVec,
+        request_seconds: &HistogramVec,
+        label: Arc<str>,
+    ) -> Self {
         RouteSeries {
             upstream_seconds_vec: upstream_seconds.clone(),
             upstream_seconds: OnceLock::new(),
+            request_seconds_vec: request_seconds.clone(),
+            request_seconds: OnceLock::new(),
             requests: requests.clone(),
             by_status: (FIRST_STATUS..=LAST_STATUS)
                 .map(|_| OnceLock::new())
@@ -111,6 +127,13 @@ impl RouteSeries {
     pub fn observe_upstream(&self, seconds: f64) {
         self.upstream_seconds
             .get_or_init(|| self.upstream_seconds_vec.with_label_values(&[&*self.label]))
+            .observe(seconds);
+    }
+
+    /// Records the time from a request's head to its response head.
+    pub fn observe_request(&self, seconds: f64) {
+        self.request_seconds
+            .get_or_init(|| self.request_seconds_vec.with_label_values(&[&*self.label]))
             .observe(seconds);
     }
 }
@@ -191,6 +214,15 @@ impl Metrics {
             &["route"],
         )?;
         r.register(Box::new(upstream_seconds.clone()))?;
+        let request_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "samlgate_request_duration_seconds",
+                "Time from a request's head to its response head, by route",
+            )
+            .buckets(BUCKETS.to_vec()),
+            &["route"],
+        )?;
+        r.register(Box::new(request_seconds.clone()))?;
         let replay_rejections = IntCounter::new(
             "samlgate_replay_rejections_total",
             "Assertions refused because they were already used",
@@ -221,6 +253,7 @@ impl Metrics {
             Arc::new(RouteSeries::with(
                 &requests,
                 &upstream_seconds,
+                &request_seconds,
                 label.into(),
             ))
         };
@@ -263,6 +296,7 @@ impl Metrics {
                 &["idp"],
             )?,
             upstream_seconds,
+            request_seconds,
             upstream_errors: counter_vec(
                 &r,
                 "samlgate_upstream_errors_total",

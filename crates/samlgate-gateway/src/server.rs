@@ -1,21 +1,33 @@
-//! Process assembly: the control runtime (metadata refresh, SIGHUP reload,
-//! the demo's helper servers) beside pingora's proxy and admin services.
+//! Process assembly: pingora runs the process (worker runtime, listeners,
+//! TLS) with the data plane as its one service; a control runtime beside it
+//! runs the admin listener, metadata refresh, SIGHUP reload, the readiness
+//! announcement and the shutdown drain.
+//!
+//! Shutdown (SIGTERM or SIGQUIT): `/readyz` answers 503 at once while the
+//! data listeners keep accepting for `shutdown_delay_seconds`, so that a
+//! load balancer notices before connections are refused; then the
+//! listeners close, each connection finishes its request in flight, and
+//! the process exits as soon as none is open (at the latest after
+//! `shutdown_grace_seconds`). The admin listener answers until the end.
+//! SIGINT stops at once.
 
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use async_trait::async_trait;
 use pingora_core::server::configuration::ServerConf;
-use pingora_core::server::{ExecutionPhase, Server};
+use pingora_core::server::{ExecutionPhase, RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
 use pingora_core::services::listening::Service;
 use samlgate_saml::SystemClock;
 
-use crate::admin::Admin;
 use crate::config::Config;
+use crate::dataplane::{ClientLimits, DataPlane};
 use crate::key_cache::FingerprintKeyCache;
 use crate::metrics::Metrics;
-use crate::proxy::SamlProxy;
 use crate::replay::MemoryReplayStore;
 use crate::state::{BuildOptions, Gateway, Shared};
 
@@ -57,8 +69,12 @@ pub struct ReloadSource {
     pub options: BuildOptions,
 }
 
+/// Called once every listener accepts connections (the demo prints its
+/// URL then, not before).
+pub type OnReady = Box<dyn FnOnce() + Send>;
+
 /// The control runtime, with the shared state built on it: call
-/// [`Control::serve`] to run pingora (never returns).
+/// [`Control::serve`] to run the gateway.
 pub struct Control {
     runtime: tokio::runtime::Runtime,
     /// The shared state.
@@ -92,7 +108,7 @@ impl Control {
             replay: MemoryReplayStore::new(capacity, clock.clone()),
             key_cache,
             clock,
-            draining: AtomicBool::new(false),
+            draining: Default::default(),
         });
         Ok(Control {
             runtime,
@@ -107,18 +123,17 @@ impl Control {
         self.runtime.handle().clone()
     }
 
-    /// Starts pingora with the proxy and admin services and runs until a
-    /// signal ends the process (SIGTERM: graceful, draining in-flight
-    /// requests; SIGHUP: reload the configuration).
-    pub fn serve(self) -> Result<(), StartError> {
+    /// Runs the gateway until a signal ends the process; `on_ready` runs
+    /// once every listener accepts connections.
+    pub fn serve(self, on_ready: Option<OnReady>) -> Result<(), StartError> {
         let gateway = self.shared.gateway.load_full();
         let server_config = gateway.config.server.clone();
+        let grace = server_config.shutdown_grace_seconds;
         let mut conf = ServerConf {
             threads: server_config.threads,
-            // SIGTERM: listeners stop accepting and /readyz turns 503 at
-            // once; in-flight requests get the grace period, after which
-            // the runtimes are stopped (tokio cancels what is left).
-            grace_period_seconds: Some(server_config.shutdown_grace_seconds),
+            // An upper bound: the drain below exits as soon as no
+            // connection is open.
+            grace_period_seconds: Some(grace),
             graceful_shutdown_timeout_seconds: Some(1),
             ..ServerConf::default()
         };
@@ -126,49 +141,66 @@ impl Control {
         let mut server = Server::new_with_opt_and_conf(None, conf);
         server.bootstrap();
 
-        let mut proxy = pingora_proxy::http_proxy_service(
-            &server.configuration,
-            SamlProxy {
-                shared: self.shared.clone(),
+        let plane = DataPlane::new(
+            self.shared.clone(),
+            ClientLimits {
+                header_timeout: Duration::from_secs(server_config.client_header_timeout_seconds),
+                max_header_bytes: server_config.max_request_header_bytes,
             },
         );
+        let open = plane.open_connections();
+        let mut service = Service::new("samlgate".into(), plane);
+        let mut probes = Vec::new();
         for addr in &server_config.listen {
-            proxy.add_tcp(addr);
+            service.add_tcp(addr);
+            probes.push(Probe::Tcp(addr.clone()));
         }
         for tls in &server_config.tls {
-            proxy
+            service
                 .add_tls(
                     &tls.listen,
                     &tls.cert.to_string_lossy(),
                     &tls.key.to_string_lossy(),
                 )
                 .map_err(|e| StartError::Other(format!("server.tls {}: {e}", tls.listen)))?;
+            probes.push(Probe::Tls(tls.listen.clone()));
         }
-        let mut admin = Service::new(
-            "samlgate admin".into(),
-            Admin {
-                shared: self.shared.clone(),
-            },
-        );
-        admin.add_tcp(&server_config.admin_listen);
+        // Bound here, so that a taken port fails the start rather than
+        // leaving a gateway without its readiness endpoint.
+        let admin = std::net::TcpListener::bind(&server_config.admin_listen).map_err(|e| {
+            StartError::Other(format!(
+                "server.admin_listen {}: {e}",
+                server_config.admin_listen
+            ))
+        })?;
+        probes.push(Probe::Tcp(server_config.admin_listen.clone()));
 
         let mut phases = server.watch_execution_phase();
         let shared = self.shared.clone();
         let source = self.source.clone();
         let runtime = self.runtime;
+        let listen = server_config.listen.clone();
+        let admin_listen = server_config.admin_listen.clone();
         std::thread::Builder::new()
             .name("samlgate-control".into())
             .spawn(move || {
                 runtime.block_on(async move {
+                    if let Err(e) = crate::admin::serve(admin, shared.clone()) {
+                        tracing::error!(error = %e, "admin listener failed");
+                    }
                     shared.gateway.load().spawn_refresh();
-                    let draining = shared.clone();
+                    tokio::spawn(async move {
+                        announce_when_listening(probes).await;
+                        tracing::info!(listen = ?listen, admin = %admin_listen, "samlgate serving");
+                        if let Some(ready) = on_ready {
+                            ready();
+                        }
+                    });
                     tokio::spawn(async move {
                         while let Ok(phase) = phases.recv().await {
-                            if matches!(
-                                phase,
-                                ExecutionPhase::GracefulTerminate | ExecutionPhase::ShutdownStarted
-                            ) {
-                                draining.draining.store(true, Ordering::Relaxed);
+                            if matches!(phase, ExecutionPhase::GracefulTerminate) {
+                                exit_when_drained(open, Duration::from_secs(grace)).await;
+                                return;
                             }
                         }
                     });
@@ -177,14 +209,143 @@ impl Control {
             })
             .map_err(|e| StartError::Other(e.to_string()))?;
 
-        server.add_service(proxy);
-        server.add_service(admin);
+        server.add_service(service);
+        server.run(RunArgs {
+            shutdown_signal: Box::new(DrainSignal {
+                shared: self.shared.clone(),
+                delay: Duration::from_secs(server_config.shutdown_delay_seconds),
+            }),
+        });
+        Ok(())
+    }
+}
+
+/// A listener to probe before announcing that the gateway serves.
+enum Probe {
+    Tcp(String),
+    Tls(String),
+}
+
+/// Waits until every listener accepts a connection (a TLS one a handshake).
+async fn announce_when_listening(probes: Vec<Probe>) {
+    for probe in probes {
+        let (addr, tls) = match &probe {
+            Probe::Tcp(a) => (a.clone(), false),
+            Probe::Tls(a) => (a.clone(), true),
+        };
+        let Some(target) = probe_address(&addr) else {
+            continue;
+        };
+        loop {
+            let answered = tokio::task::spawn_blocking(move || connect_once(target, tls))
+                .await
+                .unwrap_or(false);
+            if answered {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// The address a local client reaches a listener on (a wildcard listener
+/// through loopback).
+fn probe_address(listen: &str) -> Option<SocketAddr> {
+    let addr = listen.to_socket_addrs().ok()?.next()?;
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(v4) if v4.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(v6) if v6.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    Some(SocketAddr::new(ip, addr.port()))
+}
+
+fn connect_once(addr: SocketAddr, tls: bool) -> bool {
+    let Ok(stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+        return false;
+    };
+    if !tls {
+        return true;
+    }
+    // A completed handshake, so that pingora does not log the probe as a
+    // failed one.
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let Ok(mut connector) = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls())
+    else {
+        return false;
+    };
+    connector.set_verify(openssl::ssl::SslVerifyMode::NONE);
+    let connector = connector.build();
+    let Ok(config) = connector.configure() else {
+        return false;
+    };
+    match config
+        .verify_hostname(false)
+        .use_server_name_indication(false)
+        .connect("localhost", stream)
+    {
+        Ok(mut ssl) => {
+            let _ = ssl.shutdown();
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// pingora's shutdown trigger: SIGTERM/SIGQUIT start the drain (readyz
+/// 503), and pingora is told to stop its listeners only after the delay.
+struct DrainSignal {
+    shared: Arc<Shared>,
+    delay: Duration,
+}
+
+#[async_trait]
+impl ShutdownSignalWatch for DrainSignal {
+    async fn recv(&self) -> ShutdownSignal {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut quit), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::quit()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::error!("cannot listen for SIGTERM/SIGQUIT/SIGINT: stopping");
+            return ShutdownSignal::FastShutdown;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = quit.recv() => {}
+            _ = int.recv() => return ShutdownSignal::FastShutdown,
+        }
+        self.shared.draining.store(true, Ordering::Relaxed);
         tracing::info!(
-            listen = ?server_config.listen,
-            admin = %server_config.admin_listen,
-            "samlgate serving"
+            delay_seconds = self.delay.as_secs(),
+            "shutdown: /readyz answers 503; still accepting until the delay ends"
         );
-        server.run_forever();
+        tokio::select! {
+            _ = tokio::time::sleep(self.delay) => ShutdownSignal::GracefulTerminate,
+            _ = int.recv() => ShutdownSignal::FastShutdown,
+        }
+    }
+}
+
+/// After the listeners closed: exits once no client connection is open,
+/// at the latest when the grace period ends (pingora then stops the rest).
+async fn exit_when_drained(open: Arc<AtomicUsize>, grace: Duration) {
+    let deadline = tokio::time::Instant::now() + grace;
+    loop {
+        let left = open.load(Ordering::Relaxed);
+        if left == 0 {
+            tracing::info!("shutdown: no request in flight; exiting");
+            std::process::exit(0);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(
+                connections = left,
+                "shutdown: grace period over; closing what is left"
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -256,6 +256,18 @@ impl CookieSettings {
         (state.expires > now).then_some(state)
     }
 
+    /// True when a backend's `Set-Cookie` value names one of the gateway's
+    /// cookies (the session, its chunks, a login state), in any case.
+    pub fn is_gateway_set_cookie(&self, set_cookie: &[u8]) -> bool {
+        let name_end = memchr::memchr(b'=', set_cookie).unwrap_or(set_cookie.len());
+        let name = set_cookie.get(..name_end).unwrap_or_default().trim_ascii();
+        let ours = self.name.as_bytes();
+        name.len() >= ours.len()
+            && name
+                .get(..ours.len())
+                .is_some_and(|prefix| prefix.eq_ignore_ascii_case(ours))
+    }
+
     /// Clears a login-state cookie.
     pub fn clear_login(&self, relay_state: &str) -> String {
         let same_site = if self.secure { "None" } else { "Lax" };

@@ -18,6 +18,7 @@ use samlgate_xml::Limits;
 use tokio::sync::watch;
 
 use crate::config::{Config, ConfigError, ConfigProblem, IdpConfig, RouteConfig};
+use crate::dataplane::upstream::Upstreams;
 use crate::headers::{HeaderPolicy, InvalidValue};
 use crate::key_cache::FingerprintKeyCache;
 use crate::metadata_feed::{FeedOptions, MetadataFeed, MetadataSource};
@@ -65,6 +66,8 @@ pub struct Route {
     pub label: Arc<str>,
     /// Resolved upstream addresses.
     pub upstreams: Vec<SocketAddr>,
+    /// The same, as URI authorities (made once, not per request).
+    authorities: Vec<http::uri::Authority>,
     next: AtomicUsize,
     series: OnceLock<Arc<RouteSeries>>,
 }
@@ -78,9 +81,11 @@ impl Route {
     }
 
     /// The next upstream, round robin.
-    pub fn next_upstream(&self) -> Option<SocketAddr> {
+    pub fn next_upstream(&self) -> Option<http::uri::Authority> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        self.upstreams.get(n % self.upstreams.len().max(1)).copied()
+        self.authorities
+            .get(n % self.authorities.len().max(1))
+            .cloned()
     }
 
     /// True when this route serves `host` and `path`.
@@ -130,6 +135,8 @@ pub struct Gateway {
     pub idps: Vec<Idp>,
     /// The SP metadata document served at `metadata_path`.
     pub sp_metadata: String,
+    /// The pooled client to the backends.
+    pub upstreams: Upstreams,
     /// Opened sessions by their sealed text: a browser sends the same
     /// cookie with every request, and opening it (AES-GCM, inflate, JSON)
     /// costs more than the rest of the request path. Keyed by the whole
@@ -194,10 +201,9 @@ impl SessionCache {
 pub struct OpenSession {
     /// The session.
     pub session: Session,
-    /// The headers to inject: the name as written on the wire (title
-    /// case) and the value. Both are `Bytes` underneath, so the clones
-    /// that each request makes share them rather than copy.
-    pub headers: Result<Vec<(bytes::Bytes, http::HeaderValue)>, InvalidValue>,
+    /// The headers to inject. Names and values are `Bytes` underneath, so
+    /// the clones that each request makes share them rather than copy.
+    pub headers: Result<Vec<(http::HeaderName, http::HeaderValue)>, InvalidValue>,
 }
 
 /// The trust built from the feeds' current metadata, rebuilt when a feed
@@ -300,10 +306,19 @@ impl Gateway {
                     })?;
                 upstreams.push(addr);
             }
+            let authorities = upstreams
+                .iter()
+                .map(|a| {
+                    a.to_string()
+                        .parse::<http::uri::Authority>()
+                        .map_err(|e| problem(&format!("route[{i}].upstreams"), format!("{a}: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             routes.push(Route {
                 label: format!("{}{}", r.host.as_deref().unwrap_or("*"), r.path_prefix).into(),
                 config: r.clone(),
                 upstreams,
+                authorities,
                 next: AtomicUsize::new(0),
                 series: OnceLock::new(),
             });
@@ -426,6 +441,10 @@ impl Gateway {
             routes,
             idps,
             sp_metadata,
+            upstreams: Upstreams::new(
+                Duration::from_secs(config.server.upstream_connect_timeout_seconds),
+                Duration::from_secs(config.server.upstream_read_timeout_seconds),
+            ),
             sessions: SessionCache::default(),
             trust: Mutex::new(TrustSnapshot::default()),
             stop_feeds,
@@ -458,7 +477,7 @@ impl Gateway {
                     // values() admits only bytes a header value may hold.
                     http::HeaderValue::from_str(&value)
                         .or_else(|_| http::HeaderValue::from_bytes(value.as_bytes()))
-                        .map(|v| (bytes::Bytes::from(title_case(name.as_str())), v))
+                        .map(|v| (name.clone(), v))
                         .map_err(|_| InvalidValue {
                             header: name.to_string(),
                         })
@@ -570,20 +589,6 @@ fn session_keys(config: &Config) -> Result<Vec<[u8; 32]>, ConfigError> {
     Ok(keys)
 }
 
-/// `x-remote-user` → `X-Remote-User`, the spelling most backends were
-/// tested with (header names are case-insensitive, but legacy code is not
-/// always).
-fn title_case(name: &str) -> String {
-    let mut upper = true;
-    name.chars()
-        .map(|c| {
-            let out = if upper { c.to_ascii_uppercase() } else { c };
-            upper = c == '-';
-            out
-        })
-        .collect()
-}
-
 fn pem_to_der(pem: &[u8]) -> Result<Vec<u8>, String> {
     openssl::x509::X509::from_pem(pem)
         .and_then(|c| c.to_der())
@@ -649,14 +654,7 @@ impl Shared {
 
 #[cfg(test)]
 mod tests {
-    use super::{path_has_prefix, title_case};
-
-    #[test]
-    fn injected_header_names_go_out_in_title_case() {
-        assert_eq!(title_case("x-remote-user"), "X-Remote-User");
-        assert_eq!(title_case("remote_user"), "Remote_user");
-        assert_eq!(title_case("x--a"), "X--A");
-    }
+    use super::path_has_prefix;
 
     #[test]
     fn prefixes_match_on_segment_boundaries() {

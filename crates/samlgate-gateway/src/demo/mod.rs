@@ -6,18 +6,12 @@
 pub mod echo;
 pub mod idp;
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use base64::Engine;
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
+use http::{Response, StatusCode};
 use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 
 use crate::config::Config;
 use crate::key_cache::FingerprintKeyCache;
@@ -48,35 +42,7 @@ impl Default for DemoPorts {
     }
 }
 
-/// Serves `handler` over HTTP/1.1 on `listener` (on the current tokio
-/// runtime) and returns the bound address.
-pub(crate) fn serve<F, Fut>(
-    listener: std::net::TcpListener,
-    handler: F,
-) -> Result<SocketAddr, String>
-where
-    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send + 'static,
-{
-    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let handler = handler.clone();
-            tokio::spawn(async move {
-                let service = service_fn(handler);
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    Ok(addr)
-}
+pub(crate) use crate::local_http::serve;
 
 pub(crate) fn html(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
     let page = format!(
@@ -236,7 +202,7 @@ pub fn run(ports: DemoPorts) -> Result<(), StartError> {
             options: BuildOptions::default(),
         },
     )?;
-    println!(
+    let banner = format!(
         "\nsamlgate demo is running.\n\n  Open            {gateway_url}/\n  \
 Sign in as      alice / alice  (groups staff;admins)  or  bob / bob  (staff)\n  \
 Admin-only page {gateway_url}/admin/  (alice only: route rule groups contains admins)\n  \
@@ -246,5 +212,7 @@ SP metadata     {gateway_url}/saml/metadata\n  \
 Demo IdP        http://127.0.0.1:{}/ (metadata at /metadata)\n\nStop with Ctrl-C.\n",
         ports.admin, ports.idp
     );
-    control.serve()
+    // Printed only once every listener accepts connections: a script
+    // that reads this line and connects at once must not be refused.
+    control.serve(Some(Box::new(move || println!("{banner}"))))
 }
