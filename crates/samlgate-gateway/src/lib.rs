@@ -21,6 +21,7 @@ pub mod key_cache;
 pub mod metadata_feed;
 pub mod metrics;
 pub mod pages;
+pub mod path;
 pub mod proxy;
 pub mod replay;
 pub mod seal;
