@@ -14,7 +14,9 @@
 
 pub mod acs;
 pub mod admin;
+pub mod authority;
 pub mod config;
+pub mod cookie_filter;
 pub mod demo;
 pub mod headers;
 pub mod key_cache;
