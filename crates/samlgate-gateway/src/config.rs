@@ -798,12 +798,18 @@ impl Config {
 }
 
 /// Why a route prefix cannot be matched safely, if it cannot: it must be
-/// its own canonical path (see `path.rs`), without query or `;`, and in
-/// ASCII without escapes (a non-ASCII name reaches a backend in several
-/// Unicode forms that the gateway cannot all match).
+/// its own canonical path (see `path.rs`) written with unreserved ASCII
+/// characters only (a non-ASCII name reaches a backend in several Unicode
+/// forms that the gateway cannot all match).
 fn prefix_problem(prefix: &str) -> Option<String> {
-    if prefix.contains(['?', ';', '%']) || !prefix.is_ascii() {
-        return Some("must be plain ASCII path segments, without ?, ; or %-escapes".into());
+    // Only unreserved characters: a request segment with an escape (`%3A`)
+    // can then never equal a prefix segment, decoded or not.
+    let unreserved = |c: char| c.is_ascii_alphanumeric() || "-._~/".contains(c);
+    if !prefix.chars().all(unreserved) {
+        return Some(
+            "must be plain ASCII path segments: letters, digits, - . _ ~ (no escapes, ; or ?)"
+                .into(),
+        );
     }
     match crate::path::canonical_path(prefix) {
         Err(e) => Some(format!("not a valid path: {e}")),
@@ -941,10 +947,11 @@ keys = ["AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="]
         for (prefix, hint) in [
             ("/admin//x", "write \"/admin/x\""),
             ("/a/../admin", "write \"/admin\""),
-            ("/%61dmin", "%-escapes"),
-            ("/admin;x", "without ?, ; or %-escapes"),
+            ("/%61dmin", "no escapes"),
+            ("/admin;x", "no escapes, ; or ?"),
             ("/caf\u{e9}", "plain ASCII"),
-            ("/a\\b", "backslash"),
+            ("/a:b", "plain ASCII"),
+            ("/a\\b", "plain ASCII"),
             ("/.../x", "dots"),
         ] {
             let err =

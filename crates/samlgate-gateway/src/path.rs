@@ -24,7 +24,8 @@
 //!   written with escapes (`%2e`, `.%2E`) and segments of only dots and
 //!   spaces (`...`, `..%20`: Windows trims trailing dots and spaces), broken
 //!   escapes (`%`, `%4`, `%zz`), NUL, controls and spaces raw or escaped
-//!   (C1 controls too), escaped bytes that are not UTF-8 (the overlong
+//!   (C1 controls too) and invisible format characters (soft hyphen,
+//!   zero-width and bidi controls), escaped bytes that are not UTF-8 (the overlong
 //!   `%C0%AE` that old decoders took for `.`), and characters that
 //!   compatibility normalization (NFKC) turns into ASCII (`／` U+FF0F,
 //!   `‥` U+2025, fullwidth `ａｄｍｉｎ`): a framework that normalizes
@@ -378,6 +379,9 @@ impl Segment {
             if c.is_control() {
                 return Err(PathError::UnicodeControl { at, code_point });
             }
+            if is_invisible(c) {
+                return Err(PathError::Invisible { at, code_point });
+            }
             if std::iter::once(c).nfkc().any(|n| n.is_ascii()) {
                 return Err(PathError::AsciiLookalike { at, code_point });
             }
@@ -401,6 +405,16 @@ impl Segment {
             _ => Err(PathError::DotLikeSegment { at }),
         }
     }
+}
+
+/// Invisible format characters that mapping steps (UTS 46, some
+/// frameworks and WAFs) drop, so `/ad\u{AD}min` could become `/admin`
+/// after the gateway routed it; they also hide text in logs.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}'
+    )
 }
 
 enum Kind {

@@ -114,6 +114,15 @@ pub enum PathError {
         /// The character.
         code_point: u32,
     },
+    /// An invisible format character (soft hyphen, zero-width, bidi
+    /// control, BOM), raw or escaped.
+    #[error("invisible character U+{code_point:04X} (segment at byte {at})")]
+    Invisible {
+        /// Start of the segment.
+        at: usize,
+        /// The character.
+        code_point: u32,
+    },
     /// A control character, space, DEL or `#` in the query.
     #[error("byte 0x{byte:02X} not allowed in the query at byte {at}")]
     QueryByte {
