@@ -18,7 +18,7 @@
 //! case-insensitively since RFC 6265bis). A backend cookie named, say,
 //! `samlgate_session_prefs` is therefore removed too.
 
-use http::header::COOKIE;
+use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue};
 
 /// The gateway's cookie names, as one matcher.
@@ -134,6 +134,24 @@ impl GatewayCookies {
                 let pair = after.split(|&b| b == b';').next().unwrap_or_default();
                 self.is_gateway_name(pair_name(pair))
             })
+    }
+
+    /// Drops every `Set-Cookie` of a backend response that names a
+    /// gateway cookie, keeping the others in order. Allocates nothing
+    /// when there is none to drop.
+    pub fn strip_response(&self, headers: &mut HeaderMap) {
+        let set_cookies = || headers.get_all(SET_COOKIE).iter();
+        if !set_cookies().any(|v| self.is_gateway_set_cookie(v.as_bytes())) {
+            return;
+        }
+        let kept: Vec<HeaderValue> = set_cookies()
+            .filter(|v| !self.is_gateway_set_cookie(v.as_bytes()))
+            .cloned()
+            .collect();
+        headers.remove(SET_COOKIE);
+        for value in kept {
+            headers.append(SET_COOKIE, value);
+        }
     }
 
     /// Scans without allocating; builds a new header only when a gateway

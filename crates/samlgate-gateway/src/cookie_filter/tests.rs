@@ -1,5 +1,3 @@
-use http::header::SET_COOKIE;
-
 use super::*;
 use crate::session::CookieSettings;
 
@@ -203,4 +201,37 @@ fn the_gateways_own_cookies_are_all_caught() {
             UpstreamCookie::Remove
         );
     }
+}
+
+#[test]
+fn response_set_cookies_naming_gateway_cookies_are_dropped() {
+    let g = gw();
+    let mut headers = HeaderMap::new();
+    for v in [
+        "a=1; Path=/",
+        "samlgate_session=planted; Path=/; HttpOnly",
+        "b=2, samlgate_session_1=x",
+        "c=3; Expires=Wed, 09 Jun 2021 10:18:14 GMT",
+        "__Host-SAMLGATE_SESSION=y; Secure; Path=/",
+    ] {
+        headers.append(SET_COOKIE, HeaderValue::from_static(v));
+    }
+    headers.append("x-other", HeaderValue::from_static("samlgate_session=keep"));
+    g.strip_response(&mut headers);
+    let kept: Vec<&str> = headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(
+        kept,
+        ["a=1; Path=/", "c=3; Expires=Wed, 09 Jun 2021 10:18:14 GMT"]
+    );
+    assert!(headers.get("x-other").is_some());
+
+    let mut clean = HeaderMap::new();
+    clean.append(SET_COOKIE, HeaderValue::from_static("a=1"));
+    clean.append(SET_COOKIE, HeaderValue::from_static("b=2"));
+    g.strip_response(&mut clean);
+    assert_eq!(clean.get_all(SET_COOKIE).iter().count(), 2);
 }
