@@ -25,8 +25,8 @@
 //!   spaces (`...`, `..%20`: Windows trims trailing dots and spaces), broken
 //!   escapes (`%`, `%4`, `%zz`), NUL, controls and spaces raw or escaped
 //!   (C1 controls too) and invisible format characters (soft hyphen,
-//!   zero-width and bidi controls), escaped bytes that are not UTF-8 (the overlong
-//!   `%C0%AE` that old decoders took for `.`), and characters that
+//!   zero-width and bidi controls), escaped bytes that are not UTF-8 (the
+//!   overlong `%C0%AE` that old decoders took for `.`), and characters that
 //!   compatibility normalization (NFKC) turns into ASCII (`／` U+FF0F,
 //!   `‥` U+2025, fullwidth `ａｄｍｉｎ`): a framework that normalizes
 //!   would route them as the ASCII the rules are written in. A raw `#` is
@@ -36,7 +36,11 @@
 //!
 //! The result is idempotent (canonicalizing it again changes nothing), and
 //! decoding it once or twice never yields a dot segment or a slash that was
-//! not a separator, which the tests check over a generated sweep.
+//! not a separator, which the tests check over a generated sweep. A target
+//! that already is canonical (the usual case) is checked in one pass and
+//! borrowed, not copied ([`CanonicalPath::is_unchanged`]: forward the
+//! request's URI as it is). Route prefixes are matched on the routing path
+//! by [`prefix_matches`], on segment boundaries.
 //!
 //! ## Matrix parameters and the route that is not yet known
 //!
