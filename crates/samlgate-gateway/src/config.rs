@@ -321,6 +321,24 @@ pub struct RouteConfig {
     /// Attribute rules; all must hold, else 403.
     #[serde(default)]
     pub require: Vec<AttributeRule>,
+    /// Accept `;` path parameters (`/app;jsessionid=1/x`) on this route,
+    /// for backends that strip them before routing (servlet containers,
+    /// Spring). Routing ignores the `;...` part of each segment; the
+    /// forwarded path keeps it. Off: such a path is refused (400
+    /// `path_invalid`).
+    #[serde(default)]
+    pub allow_matrix_params: bool,
+    /// Match `path_prefix` as a Windows backend (IIS, NTFS) would: ASCII
+    /// and simple Unicode case folded, trailing dots and spaces and an
+    /// NTFS stream suffix (`::$DATA`) ignored per segment. A property of
+    /// the backend: every route to the same upstream must agree.
+    #[serde(default)]
+    pub case_insensitive: bool,
+    /// Send the gateway's own cookies (session chunks, login states) to
+    /// the backend. Off: they are removed from the `Cookie` header. A
+    /// backend's `Set-Cookie` naming them is dropped either way.
+    #[serde(default)]
+    pub pass_gateway_cookies: bool,
 }
 
 fn default_prefix() -> String {
@@ -692,6 +710,8 @@ impl Config {
             let at = |f: &str| format!("route[{i}].{f}");
             if !r.path_prefix.starts_with('/') {
                 p.add(&at("path_prefix"), "must start with /");
+            } else if let Some(problem) = prefix_problem(&r.path_prefix) {
+                p.add(&at("path_prefix"), problem);
             }
             if r.upstreams.is_empty() {
                 p.add(&at("upstreams"), "at least one upstream host:port");
@@ -716,6 +736,24 @@ impl Config {
         }
         if self.routes.is_empty() {
             p.add("route", "at least one [[route]] is required");
+        }
+        // Case-insensitivity is the backend's: a case-sensitive `/admin`
+        // rule in front of a backend that serves `/ADMIN/` is bypassed.
+        let mut folding: Vec<(&str, usize, bool)> = Vec::new();
+        for (i, r) in self.routes.iter().enumerate() {
+            for u in &r.upstreams {
+                match folding.iter().find(|(up, _, _)| up == u) {
+                    Some(&(_, j, ci)) if ci != r.case_insensitive => p.add(
+                        &format!("route[{i}].case_insensitive"),
+                        format!(
+                            "route[{j}] sends to the same upstream {u} with case_insensitive = {ci}: \
+                             it is a property of the backend, set it alike on every route to it"
+                        ),
+                    ),
+                    Some(_) => {}
+                    None => folding.push((u, i, r.case_insensitive)),
+                }
+            }
         }
 
         let h = &self.headers;
@@ -799,6 +837,30 @@ impl Config {
             p.add("replay.max_entries", "must be at least 1000");
         }
         p.finish()
+    }
+}
+
+/// Why a route prefix cannot be matched safely, if it cannot: it must be
+/// its own canonical path (see `path.rs`) written with unreserved ASCII
+/// characters only (a non-ASCII name reaches a backend in several Unicode
+/// forms that the gateway cannot all match).
+fn prefix_problem(prefix: &str) -> Option<String> {
+    // Only unreserved characters: a request segment with an escape (`%3A`)
+    // can then never equal a prefix segment, decoded or not.
+    let unreserved = |c: char| c.is_ascii_alphanumeric() || "-._~/".contains(c);
+    if !prefix.chars().all(unreserved) {
+        return Some(
+            "must be plain ASCII path segments: letters, digits, - . _ ~ (no escapes, ; or ?)"
+                .into(),
+        );
+    }
+    match crate::path::canonical_path(prefix) {
+        Err(e) => Some(format!("not a valid path: {e}")),
+        Ok(c) if c.target() != prefix => Some(format!(
+            "not in canonical form (requests are matched on canonical paths): write {:?}",
+            c.target()
+        )),
+        Ok(_) => None,
     }
 }
 
@@ -904,6 +966,67 @@ keys = ["AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="]
         let c = Config::from_toml(&set).unwrap();
         assert_eq!(c.routes.len(), 3);
         assert_eq!(c.headers.inject.len(), 4);
+    }
+
+    #[test]
+    fn request_path_settings_default_off_and_are_checked() {
+        let c = Config::from_toml(MINIMAL).unwrap();
+        let r = &c.routes[0];
+        assert!(!r.allow_matrix_params && !r.case_insensitive && !r.pass_gateway_cookies);
+        let set = MINIMAL.replace(
+            "upstreams = [\"127.0.0.1:8000\"]",
+            "upstreams = [\"127.0.0.1:8000\"]\nallow_matrix_params = true\n\
+             case_insensitive = true\npass_gateway_cookies = true",
+        );
+        let r = &Config::from_toml(&set).unwrap().routes[0];
+        assert!(r.allow_matrix_params && r.case_insensitive && r.pass_gateway_cookies);
+
+        let route = |prefix: &str, upstream: &str, ci: bool| {
+            format!(
+                "[[route]]\npath_prefix = {prefix:?}\nupstreams = [{upstream:?}]\n\
+                 case_insensitive = {ci}\n"
+            )
+        };
+        for (prefix, hint) in [
+            ("/admin//x", "write \"/admin/x\""),
+            ("/a/../admin", "write \"/admin\""),
+            ("/%61dmin", "no escapes"),
+            ("/admin;x", "no escapes, ; or ?"),
+            ("/caf\u{e9}", "plain ASCII"),
+            ("/a:b", "plain ASCII"),
+            ("/a\\b", "plain ASCII"),
+            ("/.../x", "dots"),
+        ] {
+            let err =
+                Config::from_toml(&format!("{MINIMAL}{}", route(prefix, "127.0.0.1:9", false)))
+                    .unwrap_err();
+            let problem = &err.problems[0];
+            assert_eq!(problem.path, "route[1].path_prefix", "{prefix}: {err}");
+            assert!(
+                problem.message.contains(hint),
+                "{prefix}: {}",
+                problem.message
+            );
+        }
+        for prefix in ["/", "/admin", "/admin/", "/a.b/~c/d-e_f"] {
+            let ok = format!("{MINIMAL}{}", route(prefix, "127.0.0.1:9", false));
+            assert!(Config::from_toml(&ok).is_ok(), "{prefix}");
+        }
+
+        // One backend, two opinions on its case: refused.
+        let mixed = format!(
+            "{MINIMAL}{}{}",
+            route("/admin", "127.0.0.1:8000", false),
+            route("/other", "127.0.0.1:9", true)
+        )
+        .replace(
+            "upstreams = [\"127.0.0.1:8000\"]\n[session]",
+            "upstreams = [\"127.0.0.1:8000\"]\ncase_insensitive = true\n[session]",
+        );
+        let err = Config::from_toml(&mixed).unwrap_err();
+        assert_eq!(err.problems.len(), 1, "{err}");
+        assert_eq!(err.problems[0].path, "route[1].case_insensitive");
+        assert!(err.problems[0].message.contains("route[0]"), "{err}");
     }
 
     #[test]

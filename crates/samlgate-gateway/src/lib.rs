@@ -15,7 +15,9 @@
 
 pub mod acs;
 pub mod admin;
+pub mod authority;
 pub mod config;
+pub mod cookie_filter;
 pub mod dataplane;
 pub mod demo;
 pub mod headers;
@@ -24,6 +26,7 @@ pub mod local_http;
 pub mod metadata_feed;
 pub mod metrics;
 pub mod pages;
+pub mod path;
 pub mod replay;
 pub mod seal;
 pub mod server;
