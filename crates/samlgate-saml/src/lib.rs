@@ -24,6 +24,7 @@ pub mod fuzzing;
 mod input;
 mod logout;
 mod logout_validate;
+mod logout_verified;
 mod metadata;
 pub mod ns;
 mod replay;
@@ -37,8 +38,9 @@ pub use authn_request::{inflate_redirect_message, AcsTarget, AuthnRequest, MAX_I
 pub use error::SamlError;
 pub use input::decode_input;
 pub use logout::{LogoutRequest, LogoutResponse, LogoutStatus, NameId};
-pub use logout_validate::{
-    LogoutValidator, ReceivedStatus, VerifiedLogout, VerifiedLogoutRequest, VerifiedLogoutResponse,
+pub use logout_validate::LogoutValidator;
+pub use logout_verified::{
+    ReceivedStatus, VerifiedLogout, VerifiedLogoutRequest, VerifiedLogoutResponse,
 };
 pub use metadata::{
     load_idp_metadata, metadata_limits, parse_idp_metadata, IdpMetadata, MetadataError,
