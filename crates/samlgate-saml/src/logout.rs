@@ -265,3 +265,7 @@ Version=\"2.0\" IssueInstant=\"{}\" Destination=\"{}\"{in_response_to}>\
         ))
     }
 }
+
+#[cfg(test)]
+#[path = "logout_tests.rs"]
+mod tests;

@@ -55,8 +55,16 @@ fn opt(v: &Value) -> Option<&str> {
 fn check_name_id(got: &NameId, want: &Value, case: &str) {
     assert_eq!(got.value, want["value"].as_str().unwrap(), "{case}");
     assert_eq!(got.format.as_deref(), opt(&want["format"]), "{case}");
-    assert_eq!(got.name_qualifier.as_deref(), opt(&want["name_qualifier"]), "{case}");
-    assert_eq!(got.sp_name_qualifier.as_deref(), opt(&want["sp_name_qualifier"]), "{case}");
+    assert_eq!(
+        got.name_qualifier.as_deref(),
+        opt(&want["name_qualifier"]),
+        "{case}"
+    );
+    assert_eq!(
+        got.sp_name_qualifier.as_deref(),
+        opt(&want["sp_name_qualifier"]),
+        "{case}"
+    );
 }
 
 fn check_valid(got: &VerifiedLogout, want: &Value, case: &str) {
@@ -65,8 +73,16 @@ fn check_valid(got: &VerifiedLogout, want: &Value, case: &str) {
         (VerifiedLogout::Request(r), "request") => {
             assert_eq!(r.issuer(), want["issuer"], "{case}");
             assert_eq!(r.id(), want["id"], "{case}");
-            assert_eq!(Some(r.issue_instant()), instant(&want["issue_instant"]), "{case}");
-            assert_eq!(r.not_on_or_after(), instant(&want["not_on_or_after"]), "{case}");
+            assert_eq!(
+                Some(r.issue_instant()),
+                instant(&want["issue_instant"]),
+                "{case}"
+            );
+            assert_eq!(
+                r.not_on_or_after(),
+                instant(&want["not_on_or_after"]),
+                "{case}"
+            );
             check_name_id(r.name_id(), &want["name_id"], case);
             let sessions: Vec<&str> = want["session_indexes"]
                 .as_array()
@@ -81,7 +97,11 @@ fn check_valid(got: &VerifiedLogout, want: &Value, case: &str) {
         (VerifiedLogout::Response(r), "response") => {
             assert_eq!(r.issuer(), want["issuer"], "{case}");
             assert_eq!(r.id(), want["id"], "{case}");
-            assert_eq!(Some(r.issue_instant()), instant(&want["issue_instant"]), "{case}");
+            assert_eq!(
+                Some(r.issue_instant()),
+                instant(&want["issue_instant"]),
+                "{case}"
+            );
             assert_eq!(r.in_response_to(), want["in_response_to"], "{case}");
             assert_eq!(r.status().top_level, want["status"]["top_level"], "{case}");
             assert_eq!(
@@ -114,7 +134,11 @@ fn every_vector_has_its_expected_outcome() {
         .collect();
     entries.sort();
     for expected_path in entries {
-        let case = expected_path.file_stem().unwrap().to_string_lossy().into_owned();
+        let case = expected_path
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let want: Value = serde_json::from_slice(&std::fs::read(&expected_path).unwrap()).unwrap();
         let options = &want["options"];
         let validator = LogoutValidator {
