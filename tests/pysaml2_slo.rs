@@ -79,7 +79,9 @@ fn key_and_cert(dir: &Path, name: &str) {
     run(
         Command::new("openssl")
             .current_dir(dir)
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
             .args(["-subj", &format!("/CN={name}.example.test")])
             .args(["-keyout", &format!("{name}.key")])
             .args(["-out", &format!("{name}.crt")]),
@@ -131,7 +133,13 @@ fn set_up() -> PathBuf {
     run(
         Command::new(env!("CARGO_BIN_EXE_samlgate"))
             .current_dir(&dir)
-            .args(["metadata", "--entity-id", SP_ENTITY_ID, "--acs-url", ACS_URL])
+            .args([
+                "metadata",
+                "--entity-id",
+                SP_ENTITY_ID,
+                "--acs-url",
+                ACS_URL,
+            ])
             .args(["--slo-url", SLO_URL, "--signing-cert", "sp-sign.crt"])
             .args(["-o", "sp.xml"]),
         "samlgate metadata",
@@ -192,8 +200,10 @@ fn form_body(html: &str) -> String {
 
 fn read_json(name: &str) -> Value {
     let path = work().join("out").join(name);
-    serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
-        .unwrap()
+    serde_json::from_slice(
+        &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
 }
 
 fn read_out(name: &str) -> String {
@@ -232,7 +242,12 @@ fn validate(
 fn pysaml2_verifies_samlgates_logout_requests() {
     let checked = read_json("checked-requests.json");
     for (binding, id, destination, relay) in [
-        ("redirect", OUR_REQUEST_REDIRECT, IDP_SLO_REDIRECT, "samlgate relay/1"),
+        (
+            "redirect",
+            OUR_REQUEST_REDIRECT,
+            IDP_SLO_REDIRECT,
+            "samlgate relay/1",
+        ),
         ("post", OUR_REQUEST_POST, IDP_SLO_POST, "samlgate relay/2"),
     ] {
         let c = &checked[binding];
@@ -245,7 +260,11 @@ fn pysaml2_verifies_samlgates_logout_requests() {
         assert_eq!(c["format"], PERSISTENT, "{c}");
         assert_eq!(c["name_qualifier"], IDP_ENTITY_ID, "{c}");
         assert_eq!(c["sp_name_qualifier"], SP_ENTITY_ID, "{c}");
-        assert_eq!(c["session_indexes"], serde_json::json!(["_idp-session-7"]), "{c}");
+        assert_eq!(
+            c["session_indexes"],
+            serde_json::json!(["_idp-session-7"]),
+            "{c}"
+        );
         assert_eq!(c["relay_state"], relay, "{c}");
         assert!(c["not_on_or_after"].is_string(), "{c}");
     }
@@ -254,7 +273,11 @@ fn pysaml2_verifies_samlgates_logout_requests() {
 #[test]
 fn samlgate_verifies_pysaml2s_logout_responses() {
     for (file, expected_in_response_to, relay) in [
-        ("idp-response.query", OUR_REQUEST_REDIRECT, "pysaml2-relay-query"),
+        (
+            "idp-response.query",
+            OUR_REQUEST_REDIRECT,
+            "pysaml2-relay-query",
+        ),
         ("idp-response.form", OUR_REQUEST_POST, "pysaml2-relay-form"),
     ] {
         let raw = read_out(file);
@@ -322,7 +345,9 @@ fn samlgate_verifies_pysaml2s_idp_initiated_logout_requests() {
     let err = validate(None, |v| v.validate_redirect(&altered)).unwrap_err();
     assert_eq!(err.reason().as_str(), "signature_invalid");
     let form = read_out("idp-request.form");
-    let params: Vec<(String, String)> = form_urlencoded::parse(form.as_bytes()).into_owned().collect();
+    let params: Vec<(String, String)> = form_urlencoded::parse(form.as_bytes())
+        .into_owned()
+        .collect();
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD;
     let xml = String::from_utf8(b64.decode(&params[0].1).unwrap()).unwrap();
@@ -349,9 +374,13 @@ fn pysaml2_verifies_samlgates_logout_responses() {
         status: LogoutStatus::Success,
         status_message: None,
     };
-    let url = response("_samlgate-lresp-redirect", IDP_SLO_REDIRECT, answered_redirect.id())
-        .redirect_url(answered_redirect.relay_state(), &key)
-        .unwrap();
+    let url = response(
+        "_samlgate-lresp-redirect",
+        IDP_SLO_REDIRECT,
+        answered_redirect.id(),
+    )
+    .redirect_url(answered_redirect.relay_state(), &key)
+    .unwrap();
     std::fs::write(
         work().join("out/samlgate-response.query"),
         url.split_once('?').unwrap().1,
@@ -373,8 +402,18 @@ fn pysaml2_verifies_samlgates_logout_responses() {
     );
     let checked = read_json("checked-responses.json");
     for (binding, id, in_response_to, destination) in [
-        ("redirect", "_samlgate-lresp-redirect", answered_redirect.id(), IDP_SLO_REDIRECT),
-        ("post", "_samlgate-lresp-post", answered_post.id(), IDP_SLO_POST),
+        (
+            "redirect",
+            "_samlgate-lresp-redirect",
+            answered_redirect.id(),
+            IDP_SLO_REDIRECT,
+        ),
+        (
+            "post",
+            "_samlgate-lresp-post",
+            answered_post.id(),
+            IDP_SLO_POST,
+        ),
     ] {
         let c = &checked[binding];
         assert_eq!(c["parsed"], true, "{binding}: {c}");
@@ -384,6 +423,9 @@ fn pysaml2_verifies_samlgates_logout_responses() {
         assert_eq!(c["issuer"], SP_ENTITY_ID, "{c}");
         assert_eq!(c["in_response_to"], in_response_to, "{c}");
         assert_eq!(c["destination"], destination, "{c}");
-        assert_eq!(c["status"], "urn:oasis:names:tc:SAML:2.0:status:Success", "{c}");
+        assert_eq!(
+            c["status"], "urn:oasis:names:tc:SAML:2.0:status:Success",
+            "{c}"
+        );
     }
 }
