@@ -25,7 +25,7 @@ bench: deps
 # sanitizer is off because stable has no -Zsanitizer, and the code forbids
 # unsafe anyway). FUZZ_SECONDS per target, default 600. See fuzz/README.md.
 fuzz:
-	cd fuzz && for t in xml_parse c14n saml_response metadata; do \
+	cd fuzz && for t in xml_parse c14n saml_response metadata slo_message; do \
 	  mkdir -p corpus/$$t && cp seeds/$$t/* corpus/$$t/ && \
 	  $(CARGO) fuzz run -s none $$t corpus/$$t -- -max_total_time=$${FUZZ_SECONDS:-600} \
 	    -rss_limit_mb=2048 -timeout=10 || exit 1; done

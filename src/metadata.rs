@@ -22,7 +22,7 @@ pub(crate) struct MetadataArgs {
     /// Index of the first ACS entry (some IdPs, e.g. CUCM clusters, count from 1).
     #[arg(long = "acs-first-index", value_name = "N", default_value_t = 0)]
     acs_first_index: u16,
-    /// SingleLogoutService URL (HTTP-Redirect binding; repeatable).
+    /// SingleLogoutService URL (HTTP-Redirect and HTTP-POST; repeatable).
     #[arg(long = "slo-url", value_name = "URL")]
     slo_url: Vec<String>,
     /// PEM certificate published for signing (repeatable: rollover).

@@ -18,6 +18,7 @@
 
 mod algorithms;
 mod decrypt;
+mod detached;
 mod error;
 mod keys;
 mod sign;
@@ -27,6 +28,7 @@ pub use algorithms::{AlgorithmPolicy, DigestAlgorithm, SignatureAlgorithm};
 pub use decrypt::{
     content_is_authenticated, decrypt_encrypted_data, DecryptionKeys, DecryptionPolicy,
 };
+pub use detached::{detached_algorithm, verify_detached, DetachedVerified};
 pub use error::DsigError;
 pub use keys::{KeyCache, TrustedKey, TrustedKeys};
 pub use samlgate_xml::Reason;

@@ -45,9 +45,21 @@ impl SigningKey {
         &self.cert_der
     }
 
+    /// Both signers label their output rsa-sha256: another key type would
+    /// produce a signature under the wrong algorithm URI.
+    fn require_rsa(&self) -> Result<(), DsigError> {
+        if self.key.id() != openssl::pkey::Id::RSA {
+            return Err(DsigError::Unsupported(
+                "samlgate signs with RSA keys only (rsa-sha256)".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// A detached rsa-sha256 signature over `data`: the HTTP-Redirect
     /// binding signs its query string this way (SAML bindings §3.4.4.1).
     pub fn sign_rsa_sha256(&self, data: &[u8]) -> Result<Vec<u8>, DsigError> {
+        self.require_rsa()?;
         let mut signer = Signer::new(MessageDigest::sha256(), &self.key)
             .map_err(|e| DsigError::Unsupported(e.to_string()))?;
         signer
@@ -62,6 +74,7 @@ impl SigningKey {
 pub fn sign_enveloped(xml: &[u8], id: &str, key: &SigningKey) -> Result<Vec<u8>, DsigError> {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD;
+    key.require_rsa()?;
     let doc = Document::parse(xml, &Limits::default())?;
     let target = doc
         .elements()

@@ -412,7 +412,7 @@ pub fn verify_enveloped(
     Err(DsigError::SignatureInvalid)
 }
 
-fn verify_value(
+pub(crate) fn verify_value(
     key: &TrustedKey,
     algorithm: SignatureAlgorithm,
     data: &[u8],
@@ -449,7 +449,10 @@ fn verify_value(
         .unwrap_or(false)
 }
 
-fn check_key_strength(key: &TrustedKey, policy: &AlgorithmPolicy) -> Result<(), DsigError> {
+pub(crate) fn check_key_strength(
+    key: &TrustedKey,
+    policy: &AlgorithmPolicy,
+) -> Result<(), DsigError> {
     let bits = key.public_key().bits();
     match key.public_key().id() {
         Id::RSA if bits < policy.min_rsa_bits => Err(DsigError::Weak(format!(

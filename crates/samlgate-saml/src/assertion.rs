@@ -3,6 +3,7 @@
 use samlgate_xml::{Document, NodeId, Reason};
 
 use crate::error::fail;
+use crate::logout::NameId;
 use crate::ns::ASSERTION;
 use crate::time::Instant;
 use crate::SamlError;
@@ -16,6 +17,8 @@ pub struct VerifiedAssertion {
     issuer: String,
     name_id: String,
     name_id_format: Option<String>,
+    name_qualifier: Option<String>,
+    sp_name_qualifier: Option<String>,
     assertion_id: String,
     session_index: Option<String>,
     not_on_or_after: Option<Instant>,
@@ -37,6 +40,24 @@ impl VerifiedAssertion {
     /// The NameID Format attribute.
     pub fn name_id_format(&self) -> Option<&str> {
         self.name_id_format.as_deref()
+    }
+    /// The NameID NameQualifier attribute.
+    pub fn name_qualifier(&self) -> Option<&str> {
+        self.name_qualifier.as_deref()
+    }
+    /// The NameID SPNameQualifier attribute.
+    pub fn sp_name_qualifier(&self) -> Option<&str> {
+        self.sp_name_qualifier.as_deref()
+    }
+    /// The NameID with its Format and qualifiers, as a LogoutRequest must
+    /// repeat it.
+    pub fn subject_name_id(&self) -> NameId {
+        NameId {
+            value: self.name_id.clone(),
+            format: self.name_id_format.clone(),
+            name_qualifier: self.name_qualifier.clone(),
+            sp_name_qualifier: self.sp_name_qualifier.clone(),
+        }
     }
     /// The assertion ID (with the issuer, the replay key).
     pub fn assertion_id(&self) -> &str {
@@ -82,6 +103,8 @@ impl VerifiedAssertion {
 pub(crate) struct Extracted {
     pub(crate) name_id: String,
     pub(crate) name_id_format: Option<String>,
+    pub(crate) name_qualifier: Option<String>,
+    pub(crate) sp_name_qualifier: Option<String>,
     pub(crate) session_index: Option<String>,
     pub(crate) session_not_on_or_after: Option<Instant>,
     pub(crate) issue_instant: Option<Instant>,
@@ -115,6 +138,8 @@ pub(crate) fn extract(
         return fail(Reason::SchemaViolation, "Subject has no NameID");
     };
     let name_id_format = doc.attr(name_id, "Format").map(str::to_owned);
+    let name_qualifier = doc.attr(name_id, "NameQualifier").map(str::to_owned);
+    let sp_name_qualifier = doc.attr(name_id, "SPNameQualifier").map(str::to_owned);
     let name_id_text = doc.text_content(name_id).into_owned();
 
     let mut session_index = None;
@@ -152,6 +177,8 @@ pub(crate) fn extract(
         name_id: name_id_text,
         issue_instant,
         name_id_format,
+        name_qualifier,
+        sp_name_qualifier,
         session_index,
         session_not_on_or_after,
         attributes,
@@ -170,6 +197,8 @@ pub(crate) fn build(identity: Identity, extracted: Extracted) -> VerifiedAsserti
         issuer: identity.issuer,
         name_id: extracted.name_id,
         name_id_format: extracted.name_id_format,
+        name_qualifier: extracted.name_qualifier,
+        sp_name_qualifier: extracted.sp_name_qualifier,
         assertion_id: identity.assertion_id,
         session_index: extracted.session_index,
         not_on_or_after: identity.not_on_or_after,

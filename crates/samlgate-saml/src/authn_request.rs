@@ -2,14 +2,10 @@
 //! §3.4): DEFLATE, base64, URL-encode, and an optional detached signature
 //! over the query string.
 
-use std::io::{Read, Write};
-
 use base64::Engine;
-use flate2::read::DeflateDecoder;
-use flate2::write::DeflateEncoder;
-use flate2::Compression;
-use samlgate_dsig::{sign_enveloped, DsigError, SignatureAlgorithm, SigningKey};
+use samlgate_dsig::{sign_enveloped, DsigError, SigningKey};
 
+use crate::binding;
 use crate::ns::{ASSERTION, PROTOCOL};
 use crate::sp_metadata::{xml_escape, BINDING_HTTP_POST};
 use crate::time::Instant;
@@ -86,34 +82,13 @@ Version=\"2.0\" IssueInstant=\"{}\" Destination=\"{}\"{acs}{force}>\
         relay_state: Option<&str>,
         key: Option<&SigningKey>,
     ) -> Result<String, DsigError> {
-        let mut deflater = DeflateEncoder::new(Vec::new(), Compression::default());
-        deflater
-            .write_all(self.to_xml().as_bytes())
-            .and_then(|()| deflater.flush())
-            .map_err(|e| DsigError::Shape(e.to_string()))?;
-        let deflated = deflater
-            .finish()
-            .map_err(|e| DsigError::Shape(e.to_string()))?;
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let mut query = form_urlencoded::Serializer::new(String::new());
-        query.append_pair("SAMLRequest", &b64.encode(deflated));
-        if let Some(rs) = relay_state {
-            query.append_pair("RelayState", rs);
-        }
-        if let Some(key) = key {
-            query.append_pair("SigAlg", SignatureAlgorithm::RSA_SHA256.uri());
-            let signed_part = query.finish();
-            let signature = key.sign_rsa_sha256(signed_part.as_bytes())?;
-            let mut full = form_urlencoded::Serializer::new(signed_part);
-            full.append_pair("Signature", &b64.encode(signature));
-            query = full;
-        }
-        let separator = if self.destination.contains('?') {
-            '&'
-        } else {
-            '?'
-        };
-        Ok(format!("{}{separator}{}", self.destination, query.finish()))
+        binding::redirect_url(
+            self.destination,
+            "SAMLRequest",
+            self.to_xml().as_bytes(),
+            relay_state,
+            key,
+        )
     }
 
     /// The HTTP-POST binding: an auto-submitting HTML form. With a key the
@@ -128,44 +103,34 @@ Version=\"2.0\" IssueInstant=\"{}\" Destination=\"{}\"{acs}{force}>\
             Some(key) => sign_enveloped(&xml, self.id, key)?,
             None => xml,
         };
-        let b64 = base64::engine::general_purpose::STANDARD.encode(xml);
-        let relay = relay_state
-            .map(|rs| {
-                format!(
-                    "<input type=\"hidden\" name=\"RelayState\" value=\"{}\"/>",
-                    xml_escape(rs)
-                )
-            })
-            .unwrap_or_default();
-        Ok(format!(
-            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Signing in</title></head>\
-<body onload=\"document.forms[0].submit()\"><form method=\"post\" action=\"{}\">\
-<input type=\"hidden\" name=\"SAMLRequest\" value=\"{b64}\"/>{relay}\
-<noscript><button type=\"submit\">Continue</button></noscript></form></body></html>",
-            xml_escape(self.destination)
+        Ok(binding::post_form(
+            self.destination,
+            "SAMLRequest",
+            &xml,
+            relay_state,
+            "Signing in",
         ))
     }
 }
 
 /// Decodes an HTTP-Redirect `SAMLRequest`/`SAMLResponse` value (already
-/// URL-decoded): base64, then raw DEFLATE, bounded to [`MAX_INFLATED`].
+/// URL-decoded): base64 (whitespace ignored), then raw DEFLATE, bounded to
+/// [`MAX_INFLATED`]. None for anything else, a bomb included.
 pub fn inflate_redirect_message(value: &str) -> Option<Vec<u8>> {
     let compact: String = value.chars().filter(|c| !c.is_whitespace()).collect();
     let deflated = base64::engine::general_purpose::STANDARD
         .decode(compact)
         .ok()?;
-    let mut out = Vec::new();
-    DeflateDecoder::new(deflated.as_slice())
-        .take(MAX_INFLATED + 1)
-        .read_to_end(&mut out)
-        .ok()?;
-    (out.len() as u64 <= MAX_INFLATED).then_some(out)
+    binding::inflate_bounded(&deflated, MAX_INFLATED as usize).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flate2::write::DeflateEncoder;
+    use flate2::Compression;
     use samlgate_xml::{Document, Limits};
+    use std::io::Write;
 
     fn request(acs: AcsTarget<'_>) -> AuthnRequest<'_> {
         AuthnRequest {

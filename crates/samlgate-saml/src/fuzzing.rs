@@ -52,3 +52,33 @@ pub fn saml_response(data: &[u8]) {
 pub fn metadata(data: &[u8]) {
     let _ = crate::parse_idp_metadata(data);
 }
+
+/// Runs Single Logout validation on arbitrary bytes: the first byte picks
+/// the binding (even: the rest is an HTTP-Redirect query string, odd: an
+/// HTTP-POST form body); the attack fixtures' IdP key is trusted, the
+/// clock is the SLO vectors'. Must never panic.
+pub fn slo_message(data: &[u8]) {
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
+    let (trust, _) = fuzz_setup();
+    let clock = FixedClock(Instant::from_unix_millis(1_768_471_260_000));
+    let slo_urls = ["https://sp.slo.test/saml/logout".to_owned()];
+    let validator = crate::LogoutValidator {
+        trust,
+        slo_urls: &slo_urls,
+        in_response_to: Some("_sp-lr-1"),
+        clock: &clock,
+        clock_skew_seconds: 180,
+        max_age_seconds: 300,
+        algorithms: AlgorithmPolicy::default(),
+        limits: Limits::default(),
+    };
+    if selector % 2 == 0 {
+        if let Ok(query) = std::str::from_utf8(rest) {
+            let _ = validator.validate_redirect(query);
+        }
+    } else {
+        let _ = validator.validate_post(rest);
+    }
+}

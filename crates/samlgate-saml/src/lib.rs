@@ -1,6 +1,7 @@
 //! SAML 2.0 Web Browser SSO for samlgate: the Response and Assertion model,
 //! the validation policy (verify, then use only what was verified), IdP
-//! metadata in, input decoding, and the replay-check trait. No HTTP server
+//! metadata in, input decoding, the replay-check trait, and Single Logout
+//! messages both ways (HTTP-Redirect and HTTP-POST). No HTTP server
 //! and no async runtime: usable as a library on its own.
 #![cfg_attr(
     not(test),
@@ -15,11 +16,15 @@
 
 mod assertion;
 mod authn_request;
+mod binding;
 mod conditions;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod input;
+mod logout;
+mod logout_validate;
+mod logout_verified;
 mod metadata;
 pub mod ns;
 mod replay;
@@ -32,6 +37,11 @@ pub use assertion::VerifiedAssertion;
 pub use authn_request::{inflate_redirect_message, AcsTarget, AuthnRequest, MAX_INFLATED};
 pub use error::SamlError;
 pub use input::decode_input;
+pub use logout::{LogoutRequest, LogoutResponse, LogoutStatus, NameId};
+pub use logout_validate::LogoutValidator;
+pub use logout_verified::{
+    ReceivedStatus, VerifiedLogout, VerifiedLogoutRequest, VerifiedLogoutResponse,
+};
 pub use metadata::{
     load_idp_metadata, metadata_limits, parse_idp_metadata, IdpMetadata, MetadataError,
     MetadataPolicy,

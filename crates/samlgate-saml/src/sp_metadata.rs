@@ -9,7 +9,8 @@ use samlgate_dsig::{sign_enveloped, SigningKey, DSIG_NS};
 use crate::ns::MD;
 use crate::Instant;
 
-/// The HTTP-POST binding (the only ACS binding samlgate serves).
+/// The HTTP-POST binding (the only ACS binding samlgate serves; also
+/// SingleLogoutService).
 pub const BINDING_HTTP_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 /// The HTTP-Redirect binding (SingleLogoutService).
 pub const BINDING_HTTP_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
@@ -34,7 +35,8 @@ pub struct SpMetadata {
     /// ACS endpoints: one cluster-wide, or one per gateway node (the CUCM
     /// per-node pattern: index 0..n).
     pub acs: Vec<AcsEndpoint>,
-    /// SingleLogoutService URLs (HTTP-Redirect binding).
+    /// SingleLogoutService URLs, each listed for the HTTP-Redirect and the
+    /// HTTP-POST binding (the endpoint takes both).
     pub slo: Vec<String>,
     /// DER certificates for KeyDescriptor use="signing".
     pub signing_certs: Vec<Vec<u8>>,
@@ -133,11 +135,13 @@ AuthnRequestsSigned=\"{}\" WantAssertionsSigned=\"{}\">",
             key_descriptor(&mut x, "encryption", cert, &ENCRYPTION_METHODS);
         }
         for url in &self.slo {
-            let _ = writeln!(
-                x,
-                "    <md:SingleLogoutService Binding=\"{BINDING_HTTP_REDIRECT}\" Location=\"{}\"/>",
-                xml_escape(url)
-            );
+            for binding in [BINDING_HTTP_REDIRECT, BINDING_HTTP_POST] {
+                let _ = writeln!(
+                    x,
+                    "    <md:SingleLogoutService Binding=\"{binding}\" Location=\"{}\"/>",
+                    xml_escape(url)
+                );
+            }
         }
         for format in &self.name_id_formats {
             let _ = writeln!(

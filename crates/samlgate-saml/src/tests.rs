@@ -118,3 +118,104 @@ fn sp_metadata_refuses_incoherent_input() {
     assert!(xml.contains("entityID=\"https://sp.example/?a=1&amp;b=&quot;&lt;x&gt;&quot;\""));
     samlgate_xml::Document::parse(xml.as_bytes(), &samlgate_xml::Limits::default()).unwrap();
 }
+
+#[test]
+fn sp_metadata_lists_the_slo_url_for_both_bindings() {
+    use crate::{AcsEndpoint, SpMetadata, BINDING_HTTP_POST, BINDING_HTTP_REDIRECT};
+    let xml = SpMetadata {
+        entity_id: "https://sp.example".into(),
+        acs: vec![AcsEndpoint {
+            index: 0,
+            url: "https://sp.example/acs".into(),
+            is_default: true,
+        }],
+        slo: vec!["https://sp.example/saml/logout".into()],
+        ..SpMetadata::default()
+    }
+    .to_xml()
+    .unwrap();
+    for binding in [BINDING_HTTP_REDIRECT, BINDING_HTTP_POST] {
+        assert!(
+            xml.contains(&format!(
+                "<md:SingleLogoutService Binding=\"{binding}\" Location=\"https://sp.example/saml/logout\"/>"
+            )),
+            "{xml}"
+        );
+    }
+}
+
+/// The NameID qualifiers come from the verified assertion, so the gateway
+/// can repeat them in a LogoutRequest exactly as received.
+#[test]
+fn the_verified_assertion_keeps_the_name_id_qualifiers() {
+    use crate::{NameId, Trust, Validator};
+    use samlgate_dsig::{
+        sign_enveloped, AlgorithmPolicy, DecryptionKeys, DecryptionPolicy, SigningKey, TrustedKeys,
+    };
+    const KEY: &[u8] = include_bytes!("../../../tests/attacks/keys/idp-key.pem");
+    const CERT: &[u8] = include_bytes!("../../../tests/attacks/keys/idp-cert.pem");
+    let idp = "https://idp.example.test/idp";
+    let sp = "https://sp.example.test/saml/metadata";
+    let acs = "https://sp.example.test/saml/acs";
+    let response = |name_id: &str| {
+        format!(
+            "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" \
+ID=\"_r\" Version=\"2.0\" IssueInstant=\"2026-01-15T10:00:00Z\" Destination=\"{acs}\"><saml:Issuer>{idp}</saml:Issuer>\
+<samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:Status>\
+<saml:Assertion ID=\"_a\" Version=\"2.0\" IssueInstant=\"2026-01-15T10:00:00Z\"><saml:Issuer>{idp}</saml:Issuer>\
+<saml:Subject>{name_id}<saml:SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\">\
+<saml:SubjectConfirmationData NotOnOrAfter=\"2026-01-15T10:05:00Z\" Recipient=\"{acs}\"/></saml:SubjectConfirmation></saml:Subject>\
+<saml:Conditions NotOnOrAfter=\"2026-01-15T10:05:00Z\"><saml:AudienceRestriction><saml:Audience>{sp}</saml:Audience>\
+</saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant=\"2026-01-15T10:00:00Z\" SessionIndex=\"_s1\"/>\
+</saml:Assertion></samlp:Response>"
+        )
+    };
+    let key = SigningKey::from_pem(KEY, CERT).unwrap();
+    let mut keys = TrustedKeys::new();
+    keys.add_pem_certificates(CERT).unwrap();
+    let mut trust = Trust::new();
+    trust.add_any_issuer_keys(&keys);
+    let clock = crate::FixedClock(Instant::parse("2026-01-15T10:01:00Z").unwrap());
+    let decryption_keys = DecryptionKeys::new();
+    let validator = Validator {
+        trust: &trust,
+        sp_entity_id: Some(sp),
+        acs_url: Some(acs),
+        in_response_to: None,
+        clock: &clock,
+        clock_skew_seconds: 60,
+        algorithms: AlgorithmPolicy::default(),
+        decryption_keys: &decryption_keys,
+        decryption: DecryptionPolicy::default(),
+        limits: samlgate_xml::Limits::default(),
+        replay: None,
+    };
+    let qualified = format!(
+        "<saml:NameID Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent\" \
+NameQualifier=\"{idp}\" SPNameQualifier=\"{sp}\">8f2c-alice</saml:NameID>"
+    );
+    let xml = sign_enveloped(response(&qualified).as_bytes(), "_a", &key).unwrap();
+    let verified = validator.validate(&xml).unwrap();
+    assert_eq!(verified.name_qualifier(), Some(idp));
+    assert_eq!(verified.sp_name_qualifier(), Some(sp));
+    assert_eq!(
+        verified.subject_name_id(),
+        NameId {
+            value: "8f2c-alice".into(),
+            format: Some("urn:oasis:names:tc:SAML:2.0:nameid-format:persistent".into()),
+            name_qualifier: Some(idp.into()),
+            sp_name_qualifier: Some(sp.into()),
+        }
+    );
+    let bare = sign_enveloped(
+        response("<saml:NameID>bob</saml:NameID>").as_bytes(),
+        "_a",
+        &key,
+    )
+    .unwrap();
+    let verified = validator.validate(&bare).unwrap();
+    assert_eq!(
+        (verified.name_qualifier(), verified.sp_name_qualifier()),
+        (None, None)
+    );
+}

@@ -33,10 +33,26 @@ pub struct Endpoint {
     pub response_location: Option<String>,
 }
 
+impl Endpoint {
+    /// Where a response to this endpoint's owner goes: ResponseLocation
+    /// when the metadata gives one, else Location (metadata §2.2.2).
+    pub fn response_url(&self) -> &str {
+        self.response_location.as_deref().unwrap_or(&self.location)
+    }
+}
+
 impl IdpEntity {
     /// The first endpoint of `endpoints` with `binding`.
     pub fn endpoint<'e>(endpoints: &'e [Endpoint], binding: &str) -> Option<&'e Endpoint> {
         endpoints.iter().find(|e| e.binding == binding)
+    }
+
+    /// The SingleLogoutService to send logout messages to: HTTP-Redirect
+    /// when offered, else HTTP-POST; None when the IdP has neither (then
+    /// logout is local only).
+    pub fn logout_endpoint(&self) -> Option<&Endpoint> {
+        Self::endpoint(&self.slo, crate::BINDING_HTTP_REDIRECT)
+            .or_else(|| Self::endpoint(&self.slo, crate::BINDING_HTTP_POST))
     }
 }
 

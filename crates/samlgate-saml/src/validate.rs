@@ -270,11 +270,15 @@ impl Validator<'_> {
     }
 }
 
-fn clip(s: &str) -> String {
+pub(crate) fn clip(s: &str) -> String {
     s.chars().take(200).collect()
 }
 
-fn check_version_and_id(doc: &Document<'_>, el: NodeId, what: &str) -> Result<(), SamlError> {
+pub(crate) fn check_version_and_id(
+    doc: &Document<'_>,
+    el: NodeId,
+    what: &str,
+) -> Result<(), SamlError> {
     if doc.attr(el, "Version") != Some("2.0") {
         return fail(
             Reason::SchemaViolation,
@@ -307,7 +311,7 @@ fn is_ncname_like(id: &str) -> bool {
 
 /// IDs must be unique document-wide, or a Reference could resolve to a
 /// different element than the one used (XSW7/8, CVE-2024-45409).
-fn check_unique_ids(doc: &Document<'_>) -> Result<(), SamlError> {
+pub(crate) fn check_unique_ids(doc: &Document<'_>) -> Result<(), SamlError> {
     let mut seen = HashSet::new();
     for el in doc.elements() {
         if let Some(id) = doc.attr(el, "ID") {
@@ -372,7 +376,7 @@ fn single_child(
     single_child_in(doc, parent, ASSERTION, local)
 }
 
-fn single_child_in(
+pub(crate) fn single_child_in(
     doc: &Document<'_>,
     parent: NodeId,
     ns: &str,

@@ -23,6 +23,7 @@ fn fuzz_seeds_and_regressions_do_not_panic() {
             ("c14n", samlgate_xml::fuzzing::c14n),
             ("saml_response", samlgate_saml::fuzzing::saml_response),
             ("metadata", samlgate_saml::fuzzing::metadata),
+            ("slo_message", samlgate_saml::fuzzing::slo_message),
         ] {
             for file in files(&root.join(kind).join(target)) {
                 let data = std::fs::read(&file).expect("read seed");

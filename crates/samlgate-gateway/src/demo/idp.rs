@@ -1,12 +1,19 @@
 //! The demo IdP: its own RSA key, a login form with `alice` and `bob`
 //! (password = user name), and real signed assertions with uid, email and
 //! groups. It only answers the SP it was made for (entity ID and ACS URL
-//! checked), like a real IdP with one registered relying party.
+//! checked), like a real IdP with one registered relying party. It keeps a
+//! session per browser (a cookie) and does Single Logout both ways with
+//! that SP (see the `slo` module).
+
+mod slo;
+mod sp;
+
+pub use sp::SpRegistration;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use bytes::Bytes;
@@ -108,8 +115,18 @@ pub struct ResponseSpec<'a> {
 }
 
 impl ResponseSpec<'_> {
-    /// The Response with a signed Assertion.
+    /// The Response with a signed Assertion (a random SessionIndex).
     pub fn signed_xml(&self, key: &SigningKey) -> Result<Vec<u8>, String> {
+        self.signed_xml_with_session(key, &format!("_s{}", random_hex(8)))
+    }
+
+    /// The Response with a signed Assertion whose AuthnStatement carries
+    /// `session_index` (the IdP session it belongs to, for logout).
+    pub fn signed_xml_with_session(
+        &self,
+        key: &SigningKey,
+        session_index: &str,
+    ) -> Result<Vec<u8>, String> {
         let assertion_id = format!("_a{}", random_hex(16));
         let irt = self
             .in_response_to
@@ -145,14 +162,14 @@ IssueInstant=\"{now}\" Destination=\"{acs}\"{irt}><saml:Issuer>{issuer}</saml:Is
 <saml:SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\"><saml:SubjectConfirmationData{irt} \
 NotOnOrAfter=\"{until}\" Recipient=\"{acs}\"/></saml:SubjectConfirmation></saml:Subject>\
 <saml:Conditions NotBefore=\"{}\" NotOnOrAfter=\"{until}\"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience>\
-</saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant=\"{now}\" SessionIndex=\"_s{}\">\
+</saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant=\"{now}\" SessionIndex=\"{}\">\
 <saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef>\
 </saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement>{attributes}</saml:AttributeStatement>\
 </saml:Assertion></samlp:Response>",
             random_hex(16),
             xml_escape(self.name_id),
             now.plus_seconds(-60),
-            random_hex(8),
+            xml_escape(session_index),
         );
         sign_enveloped(xml.as_bytes(), &assertion_id, key).map_err(|e| e.to_string())
     }
@@ -172,6 +189,12 @@ pub struct DemoIdp {
     /// Signs assertions.
     pub key: SigningKey,
     cert_der: Vec<u8>,
+    /// Signed-in browsers: session cookie value to session.
+    sessions: Mutex<HashMap<String, slo::IdpSession>>,
+    /// What the IdP knows of its SP for logout (keys, SLO endpoints).
+    sp: Mutex<SpRegistration>,
+    /// Where to read the SP metadata when nothing is registered yet.
+    sp_metadata_url: Mutex<Option<String>>,
 }
 
 impl DemoIdp {
@@ -185,6 +208,9 @@ impl DemoIdp {
             sp_acs_url: sp_acs_url.to_owned(),
             key,
             cert_der,
+            sessions: Mutex::new(HashMap::new()),
+            sp: Mutex::new(SpRegistration::default()),
+            sp_metadata_url: Mutex::new(None),
         })
     }
 
@@ -196,21 +222,33 @@ impl DemoIdp {
 <md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\
 <md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>\
 <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified</md:NameIDFormat>\
-<md:SingleSignOnService Binding=\"{BINDING_HTTP_REDIRECT}\" Location=\"{}/sso\"/>\
-<md:SingleSignOnService Binding=\"{BINDING_HTTP_POST}\" Location=\"{}/sso\"/>\
+<md:SingleLogoutService Binding=\"{BINDING_HTTP_REDIRECT}\" Location=\"{base}/slo\"/>\
+<md:SingleLogoutService Binding=\"{BINDING_HTTP_POST}\" Location=\"{base}/slo\"/>\
+<md:SingleSignOnService Binding=\"{BINDING_HTTP_REDIRECT}\" Location=\"{base}/sso\"/>\
+<md:SingleSignOnService Binding=\"{BINDING_HTTP_POST}\" Location=\"{base}/sso\"/>\
 </md:IDPSSODescriptor></md:EntityDescriptor>",
             xml_escape(&self.entity_id),
-            xml_escape(&self.base_url),
-            xml_escape(&self.base_url),
+            base = xml_escape(&self.base_url),
         )
     }
 
-    /// A signed Response for `user`.
+    /// A signed Response for `user` (a random SessionIndex).
     pub fn response_for(
         &self,
         user: &DemoUser,
         in_response_to: Option<&str>,
         now: Instant,
+    ) -> Result<Vec<u8>, String> {
+        self.response_for_session(user, in_response_to, now, &format!("_s{}", random_hex(8)))
+    }
+
+    /// A signed Response for `user` in the IdP session `session_index`.
+    pub fn response_for_session(
+        &self,
+        user: &DemoUser,
+        in_response_to: Option<&str>,
+        now: Instant,
+        session_index: &str,
     ) -> Result<Vec<u8>, String> {
         let attributes = [
             ("uid", vec![user.uid.to_owned()]),
@@ -231,7 +269,7 @@ impl DemoIdp {
             now,
             lifetime_seconds: 300,
         }
-        .signed_xml(&self.key)
+        .signed_xml_with_session(&self.key, session_index)
     }
 
     /// Serves the IdP on `listener` until the runtime stops.
@@ -244,6 +282,9 @@ impl DemoIdp {
 
     async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
         match (req.method(), req.uri().path()) {
+            (&Method::GET, "/") => self.home(&req),
+            (&Method::GET | &Method::POST, "/slo") => self.single_logout(req).await,
+            (&Method::POST, "/slo/initiate") => self.initiate_logout(&req).await,
             (&Method::GET, "/idp/metadata" | "/metadata") => text(
                 StatusCode::OK,
                 "application/samlmetadata+xml",
@@ -373,16 +414,18 @@ impl DemoIdp {
             return self.login_form(form, Some("Unknown user or wrong password."));
         };
         let now = samlgate_saml::Clock::now(&samlgate_saml::SystemClock);
-        let response = match self.response_for(user, request_id.as_deref(), now) {
-            Ok(r) => r,
-            Err(e) => {
-                return text(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "text/plain",
-                    format!("demo IdP: {e}\n"),
-                )
-            }
-        };
+        let (session_id, session_index) = self.start_session(user.uid);
+        let response =
+            match self.response_for_session(user, request_id.as_deref(), now, &session_index) {
+                Ok(r) => r,
+                Err(e) => {
+                    return text(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "text/plain",
+                        format!("demo IdP: {e}\n"),
+                    )
+                }
+            };
         let b64 = base64::engine::general_purpose::STANDARD.encode(response);
         let relay = form
             .get("RelayState")
@@ -393,7 +436,7 @@ impl DemoIdp {
                 )
             })
             .unwrap_or_default();
-        html(
+        let mut page = html(
             StatusCode::OK,
             &format!(
                 "<p>Signed in as {}. Returning to the application…</p>\
@@ -403,7 +446,9 @@ impl DemoIdp {
                 xml_escape(user.uid),
                 xml_escape(&self.sp_acs_url)
             ),
-        )
+        );
+        slo::set_cookie(&mut page, &slo::session_cookie(&session_id));
+        page
     }
 }
 

@@ -179,6 +179,10 @@ pub fn run(ports: DemoPorts) -> Result<(), StartError> {
         )
         .map_err(StartError::Other)?,
     );
+    // Like a real IdP with a registered relying party, the demo IdP reads
+    // the SP metadata (signing certificate, SingleLogoutService) from the
+    // gateway, the first time a logout needs it.
+    idp.set_sp_metadata_url(format!("{gateway_url}{}", config.sp.metadata_path));
     let helpers = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("samlgate-demo")
@@ -209,7 +213,7 @@ Admin-only page {gateway_url}/admin/  (alice only: route rule groups contains ad
 Public page     {gateway_url}/public/  (no login; spoofed identity headers are stripped)\n  \
 Metrics         http://127.0.0.1:{}/metrics\n  \
 SP metadata     {gateway_url}/saml/metadata\n  \
-Demo IdP        http://127.0.0.1:{}/ (metadata at /metadata)\n\nStop with Ctrl-C.\n",
+Demo IdP        http://127.0.0.1:{}/ (metadata at /metadata; sign out everywhere there)\n\nStop with Ctrl-C.\n",
         ports.admin, ports.idp
     );
     // Printed only once every listener accepts connections: a script
