@@ -78,7 +78,10 @@ fn a_misspelt_directive_is_caught() {
     assert!(said.contains("Unknown key"), "{said}");
     let bad_value = UNIT.replace("ProtectSystem=strict", "ProtectSystem=strictly");
     let said = verify_clean(&unit_dir("typo-value", &bad_value, None)).unwrap_err();
-    assert!(said.contains("ProtectSystem") || said.contains("protect system"), "{said}");
+    assert!(
+        said.contains("ProtectSystem") || said.contains("protect system"),
+        "{said}"
+    );
 }
 
 #[test]
