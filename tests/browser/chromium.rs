@@ -3,12 +3,15 @@
 //! is installed at test time (`npm ci` from tests/browser/package-lock.json)
 //! into target/tmp/browser-node; it never downloads a browser.
 //!
-//! A run takes a list of steps and returns what the browser saw; the
-//! screenshots of its steps go to target/browser-screenshots/<variant>/.
+//! One Chromium serves every test of the binary (drive.mjs reads plans on
+//! stdin); each run takes a list of steps in a new browser context and
+//! returns what the browser saw; the screenshots of its steps go to
+//! target/browser-screenshots/<variant>/.
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
 
 use serde_json::{json, Value};
 
@@ -103,6 +106,16 @@ pub(crate) fn fetch_json(name: &str, path: &str) -> Value {
     json!({ "name": name, "fetch_json": path })
 }
 
+/// A request the browser made.
+pub(crate) struct Request {
+    pub(crate) method: String,
+    pub(crate) url: String,
+    /// The body of a POST.
+    pub(crate) post_data: Option<String>,
+    /// The Cookie header a POST carried on the wire ("" for none).
+    pub(crate) cookie: Option<String>,
+}
+
 /// What the browser saw.
 pub(crate) struct Run {
     pub(crate) variant: String,
@@ -133,18 +146,17 @@ impl Run {
             .unwrap_or_default()
     }
 
-    /// Every request of the run: (method, url, POST body).
-    pub(crate) fn requests(&self) -> Vec<(String, String, Option<String>)> {
+    /// Every request of the run.
+    pub(crate) fn requests(&self) -> Vec<Request> {
         self.out["requests"]
             .as_array()
             .into_iter()
             .flatten()
-            .map(|r| {
-                (
-                    r["method"].as_str().unwrap_or("").to_owned(),
-                    r["url"].as_str().unwrap_or("").to_owned(),
-                    r["post_data"].as_str().map(str::to_owned),
-                )
+            .map(|r| Request {
+                method: r["method"].as_str().unwrap_or("").to_owned(),
+                url: r["url"].as_str().unwrap_or("").to_owned(),
+                post_data: r["post_data"].as_str().map(str::to_owned),
+                cookie: r["cookie"].as_str().map(str::to_owned),
             })
             .collect()
     }
@@ -193,40 +205,89 @@ impl Run {
     }
 }
 
-/// Runs `steps` in a fresh Chromium profile. Screenshots go to
-/// target/browser-screenshots/<variant>/ (emptied first).
-pub(crate) fn run(variant: &str, work: &Path, steps: Vec<Value>) -> Run {
-    let node = node_dir();
+/// The node process running drive.mjs, shared by the tests of this binary.
+struct Driver {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    log: PathBuf,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let node = node_dir();
+        let log = node.join("driver.log");
+        let mut child = Command::new("node")
+            .arg(node.join("drive.mjs"))
+            .arg(CHROMIUM)
+            .current_dir(node)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("node runs");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Driver {
+            child,
+            stdin,
+            stdout,
+            log,
+        }
+    }
+
+    fn run(&mut self, plan: &Value) -> Result<Value, String> {
+        writeln!(self.stdin, "{plan}").map_err(|e| format!("writing the plan: {e}"))?;
+        self.stdin.flush().map_err(|e| e.to_string())?;
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .map_err(|e| format!("reading the result: {e}"))?;
+        if line.is_empty() {
+            let status = self.child.try_wait().ok().flatten();
+            return Err(format!(
+                "drive.mjs ended ({status:?}): {}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            ));
+        }
+        let out: Value = serde_json::from_str(&line).map_err(|e| format!("{e}: {line}"))?;
+        match out.get("fatal") {
+            Some(fatal) => Err(format!("drive.mjs: {fatal}")),
+            None => Ok(out),
+        }
+    }
+}
+
+/// Runs `steps` in a new browser context (an empty cookie jar) of the
+/// shared Chromium. Screenshots go to target/browser-screenshots/<variant>/
+/// (emptied first).
+pub(crate) fn run(variant: &str, steps: Vec<Value>) -> Run {
+    static DRIVER: OnceLock<Mutex<Driver>> = OnceLock::new();
     let shots = screenshots_root().join(variant);
     let _ = std::fs::remove_dir_all(&shots);
-    let profile = work.join("chromium-profile");
     let plan = json!({
-        "chromium": CHROMIUM,
-        "user_data_dir": profile,
         "screenshots": shots,
         "timeout_ms": 20000,
         "steps": steps,
     });
-    let plan_path = work.join("plan.json");
-    std::fs::write(&plan_path, plan.to_string()).unwrap();
-    let out = Command::new("node")
-        .arg(node.join("drive.mjs"))
-        .arg(&plan_path)
-        .current_dir(node)
-        .stdin(Stdio::null())
-        .output()
-        .expect("node runs");
-    // The profile is tens of megabytes and of no use after the run.
-    let _ = std::fs::remove_dir_all(&profile);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let parsed: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-        panic!(
-            "drive.mjs ({variant}) printed no JSON ({e}): exit {:?}\nstdout: {stdout}\nstderr: {}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    eprintln!("{variant}: screenshots in {}", shots.display());
+    let mut driver = DRIVER
+        .get_or_init(|| Mutex::new(Driver::start()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let parsed = driver
+        .run(&plan)
+        .unwrap_or_else(|e| panic!("{variant}: {e}"));
+    let times: Vec<String> = parsed["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| format!("{} at {}ms", s["name"].as_str().unwrap_or(""), s["ms"]))
+        .collect();
+    eprintln!(
+        "{variant}: {}; screenshots in {}",
+        times.join(", "),
+        shots.display()
+    );
     Run {
         variant: variant.to_owned(),
         out: parsed,

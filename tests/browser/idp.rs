@@ -12,6 +12,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub(crate) const PHP: &str = "/usr/bin/php";
@@ -79,7 +80,24 @@ fn free_port_on(host: &str) -> u16 {
         .unwrap_or_else(|e| panic!("cannot bind {host}: {e}"))
 }
 
-pub(crate) fn openssl_self_signed(dir: &Path, name: &str, cn: &str) {
+/// A key pair `name.key`/`name.crt` in `dir`: made by openssl once per
+/// test binary (2048-bit RSA takes a while on a busy machine) and copied.
+pub(crate) fn key_pair(dir: &Path, name: &str) {
+    static MADE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser-keys");
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if !made.iter().any(|n| n == name) {
+        std::fs::create_dir_all(&cache).unwrap();
+        openssl_self_signed(&cache, name, &format!("samlgate tests {name}"));
+        made.push(name.to_owned());
+    }
+    for ext in ["key", "crt"] {
+        let file = format!("{name}.{ext}");
+        std::fs::copy(cache.join(&file), dir.join(&file)).unwrap();
+    }
+}
+
+fn openssl_self_signed(dir: &Path, name: &str, cn: &str) {
     let ok = Command::new("openssl")
         .args([
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
@@ -114,7 +132,7 @@ impl SimpleSamlPhp {
         )
         .unwrap();
         std::fs::write(dir.join("metadata/saml20-sp-remote.php"), "<?php\n").unwrap();
-        openssl_self_signed(&dir.join("cert"), "idp", "SimpleSAMLphp test IdP");
+        key_pair(&dir.join("cert"), "idp");
         // Each try picks a free port; another process may take it between
         // the probe and PHP's bind, so a PHP that exits at once is retried.
         for _ in 0..3 {

@@ -14,6 +14,8 @@ use super::{cookie, ALICE, PROTECTED, SESSION_COOKIE};
 struct Outcome {
     run: Run,
     acs_url: String,
+    /// The Cookie header of each POST to the ACS.
+    acs_posts: Vec<String>,
     log: String,
     context: String,
 }
@@ -27,6 +29,11 @@ fn plain_http_login() -> &'static Outcome {
         let run = w.run(login_steps(&w.gw.url(PROTECTED), &ALICE));
         let context = w.context(&run);
         Outcome {
+            acs_posts: w
+                .acs_posts(&run)
+                .into_iter()
+                .map(|r| r.cookie.unwrap_or_default())
+                .collect(),
             acs_url: w.gw.acs_url(),
             log: w.gw.log_text(),
             context,
@@ -51,7 +58,15 @@ fn plain_http_cross_site_login_is_refused() {
         .unwrap_or_else(|| panic!("a login-state cookie: {jar:#?}\n{}", o.context));
     assert_eq!(login_state["sameSite"], "Lax", "{login_state}");
     assert_eq!(login_state["secure"], false, "{login_state}");
-    // ...and the ACS, which did not get it, refuses the Response.
+    // ...and not sent with the IdP's cross-site POST to the ACS...
+    let posts = &o.acs_posts;
+    assert_eq!(posts.len(), 1, "{}", o.context);
+    assert!(
+        !posts[0].contains("samlgate_session_login_"),
+        "Cookie on the ACS POST: {:?}",
+        posts[0]
+    );
+    // ...so the ACS refuses the Response.
     let page = run.text("03-after-acs");
     assert!(page.contains(GATEWAY_ERROR_PAGE), "{}", o.context);
     assert!(
@@ -79,7 +94,8 @@ fn plain_http_page_names_the_cause() {
     let page = o.run.text("03-after-acs");
     assert!(
         page.contains("login_cookie_not_sent_over_http"),
-        "the error page should name login_cookie_not_sent_over_http:\n{page}"
+        "the error page should name login_cookie_not_sent_over_http:\n{page}\n{}",
+        o.context
     );
     assert!(
         o.log.contains("login_cookie_not_sent_over_http"),

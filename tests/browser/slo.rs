@@ -53,9 +53,9 @@ fn slo_sp_initiated_through_the_idp() {
     let requests = run.requests();
     let idp_slo = format!("{}/saml2/idp/SingleLogoutService.php?", w.idp.base());
     assert!(
-        requests
-            .iter()
-            .any(|(m, u, _)| m == "GET" && u.starts_with(&idp_slo) && u.contains("SAMLRequest=")),
+        requests.iter().any(|r| r.method == "GET"
+            && r.url.starts_with(&idp_slo)
+            && r.url.contains("SAMLRequest=")),
         "a LogoutRequest to the IdP\n{}",
         ctx()
     );
@@ -63,7 +63,7 @@ fn slo_sp_initiated_through_the_idp() {
     assert!(
         requests
             .iter()
-            .any(|(_, u, _)| u.starts_with(&our_slo) && u.contains("SAMLResponse=")),
+            .any(|r| r.url.starts_with(&our_slo) && r.url.contains("SAMLResponse=")),
         "the IdP's LogoutResponse back at /saml/logout\n{}",
         ctx()
     );
@@ -109,7 +109,7 @@ fn slo_idp_initiated_ends_the_gateway_session() {
     assert!(
         run.requests()
             .iter()
-            .any(|(_, u, _)| u.starts_with(&our_slo) && u.contains("SAMLRequest=")),
+            .any(|r| r.url.starts_with(&our_slo) && r.url.contains("SAMLRequest=")),
         "the IdP's LogoutRequest at /saml/logout\n{}",
         ctx()
     );

@@ -6,11 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
 
 use base64::Engine;
 use serde_json::Value;
 
-use crate::chromium::{self, click, fill, goto, Run};
+use crate::chromium::{self, click, fill, goto, Request, Run};
 use crate::gateway::{Harness, Options};
 use crate::idp::{self, SimpleSamlPhp, User};
 
@@ -67,6 +68,7 @@ pub(crate) struct World {
     pub(crate) gw: Harness,
     pub(crate) idp: SimpleSamlPhp,
     pub(crate) name: &'static str,
+    started: Instant,
     _one: MutexGuard<'static, ()>,
 }
 
@@ -82,13 +84,14 @@ impl World {
         idp::require_packages();
         chromium::require_packages();
         let one = one_at_a_time();
+        let started = Instant::now();
         let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join("browser-work")
             .join(v.name);
         let _ = std::fs::remove_dir_all(&work);
         std::fs::create_dir_all(&work).unwrap();
         for name in ["sp-sign", "enc-old", "enc-new"] {
-            idp::openssl_self_signed(&work, name, &format!("samlgate {name}"));
+            idp::key_pair(&work, name);
         }
         let idp = SimpleSamlPhp::start(&work.join("idp"));
 
@@ -120,6 +123,7 @@ impl World {
             gw,
             idp,
             name: v.name,
+            started,
             _one: one,
         };
         let sp_xml = world.sp_metadata(&world.entity_id(), v.published_keys);
@@ -161,7 +165,16 @@ impl World {
     }
 
     pub(crate) fn run(&self, steps: Vec<Value>) -> Run {
-        chromium::run(self.name, &self.work, steps)
+        let setup = self.started.elapsed();
+        let browsing = Instant::now();
+        let run = chromium::run(self.name, steps);
+        eprintln!(
+            "{}: set up in {:.1?}, browser run {:.1?}",
+            self.name,
+            setup,
+            browsing.elapsed()
+        );
+        run
     }
 
     /// Everything a failure message needs: the browser's view, both logs.
@@ -174,12 +187,19 @@ impl World {
         )
     }
 
-    /// The SAMLResponse values the browser posted to our ACS.
-    pub(crate) fn posted_responses(&self, run: &Run) -> Vec<String> {
+    /// The POSTs of the browser to our ACS.
+    pub(crate) fn acs_posts(&self, run: &Run) -> Vec<Request> {
         run.requests()
             .into_iter()
-            .filter(|(method, url, _)| method == "POST" && url == &self.gw.acs_url())
-            .filter_map(|(_, _, body)| body)
+            .filter(|r| r.method == "POST" && r.url == self.gw.acs_url())
+            .collect()
+    }
+
+    /// The SAMLResponse values the browser posted to our ACS.
+    pub(crate) fn posted_responses(&self, run: &Run) -> Vec<String> {
+        self.acs_posts(run)
+            .into_iter()
+            .filter_map(|r| r.post_data)
             .filter_map(|body| {
                 form_urlencoded::parse(body.as_bytes())
                     .find(|(k, _)| k == "SAMLResponse")
