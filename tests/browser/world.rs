@@ -168,6 +168,8 @@ impl World {
         let setup = self.started.elapsed();
         let browsing = Instant::now();
         let run = chromium::run(self.name, steps);
+        // Everything the browser saw, for a look after a failure.
+        let _ = std::fs::write(self.work.join("browser.json"), run.out.to_string());
         eprintln!(
             "{}: set up in {:.1?}, browser run {:.1?}",
             self.name,

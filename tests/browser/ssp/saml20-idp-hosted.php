@@ -13,6 +13,9 @@ $metadata['__DYNAMIC:1__'] = [
     'metadata.sign.privatekey' => 'idp.key',
     'metadata.sign.certificate' => 'idp.crt',
     'metadata.sign.algorithm' => 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
+    // Sign LogoutRequest/LogoutResponse (SigAlg + Signature on the
+    // Redirect binding), as SPs that check logout messages require.
+    'sign.logout' => true,
     'SingleLogoutServiceBinding' => [
         'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect',
     ],
