@@ -4,7 +4,12 @@
 set -euo pipefail
 
 want=(pkg-config libssl-dev cmake xmlsec1 libxml2-utils python3-lxml opensaml-schemas xmltooling-schemas python3-pysaml2 prometheus systemd python3-venv)
+# tests/browser.rs: Debian's Chromium and SimpleSAMLphp (PHP's built-in
+# server, php-xml for its DOM), playwright-core from npm.
+want+=(chromium simplesamlphp php-cli php-xml)
 missing=()
+# nodejs from other sources ships npm itself; Debian's npm would conflict.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 for p in "${want[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done

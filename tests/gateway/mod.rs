@@ -49,6 +49,11 @@ pub(crate) struct Options {
     /// Lines added to the [sp] table.
     pub(crate) sp_extra: String,
     pub(crate) extra_toml: String,
+    /// The [[idp]]'s metadata URL instead of the demo IdP's (a real IdP,
+    /// e.g. SimpleSAMLphp in tests/browser.rs).
+    pub(crate) idp_metadata_url: Option<String>,
+    /// Lines added to the first [[idp]] table.
+    pub(crate) idp_extra: String,
 }
 
 pub(crate) fn config_text(h: &HarnessPorts, options: &Options) -> String {
@@ -71,8 +76,9 @@ acs_max_body_bytes = 262144
 
 [[idp]]
 name = "corp"
-metadata_url = "http://127.0.0.1:{idp}/metadata"
+metadata_url = "{metadata_url}"
 allow_idp_initiated = {unsolicited}
+{idp_extra}
 
 [[route]]
 path_prefix = "/"
@@ -106,10 +112,14 @@ keys = ["{key}"]
 "#,
         gw = h.gateway,
         admin = h.admin,
-        idp = h.idp,
         backend = h.backend,
         dead = h.dead,
         unsolicited = options.allow_idp_initiated,
+        metadata_url = options
+            .idp_metadata_url
+            .clone()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}/metadata", h.idp)),
+        idp_extra = options.idp_extra,
         extra = options.extra_toml,
         sp_extra = options.sp_extra,
         second = if options.second_idp {
