@@ -3,7 +3,7 @@
 # machine with Rust (as root). Cheap when everything is already there.
 set -euo pipefail
 
-want=(pkg-config libssl-dev cmake xmlsec1 libxml2-utils python3-lxml opensaml-schemas xmltooling-schemas python3-pysaml2 prometheus)
+want=(pkg-config libssl-dev cmake xmlsec1 libxml2-utils python3-lxml opensaml-schemas xmltooling-schemas python3-pysaml2 prometheus redis-server redis-tools)
 missing=()
 for p in "${want[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -124,10 +124,7 @@ impl StoreConfig {
             })
         };
         if self.key_prefix.is_empty() || self.key_prefix.len() > MAX_PREFIX_LEN {
-            add(
-                "key_prefix",
-                format!("must be 1 to {MAX_PREFIX_LEN} bytes"),
-            );
+            add("key_prefix", format!("must be 1 to {MAX_PREFIX_LEN} bytes"));
         }
         if !self
             .key_prefix
@@ -184,7 +181,10 @@ impl StoreConfig {
                             }
                         })
                         .collect();
-                    if schemes.iter().any(|t| *t != schemes.first().copied().unwrap_or(false)) {
+                    if schemes
+                        .iter()
+                        .any(|t| *t != schemes.first().copied().unwrap_or(false))
+                    {
                         add(
                             "cluster",
                             "every seed must use the same scheme (redis:// or rediss://)".into(),
@@ -256,7 +256,10 @@ max_entries = 1000000           # memory backend bound, as today
         assert_eq!(c.on_failure, OnFailure::Reject);
         assert!(c.validate().is_empty());
         let c = parse("[store]\nbackend = \"redis\"\ncluster = [\"redis://a:1\"]\non_failure = \"local\"\nmax_staleness_ms = 2000\n").unwrap();
-        assert_eq!((c.backend, c.on_failure, c.cluster.len()), (Backend::Redis, OnFailure::Local, 1));
+        assert_eq!(
+            (c.backend, c.on_failure, c.cluster.len()),
+            (Backend::Redis, OnFailure::Local, 1)
+        );
         assert!(parse("[store]\nstroe = 1\n").unwrap_err().contains("stroe"));
         assert!(parse("[store]\nbackend = \"memcached\"\n").is_err());
         assert!(parse("[store]\non_failure = \"open\"\n").is_err());

@@ -38,10 +38,12 @@ fn from_b64<const N: usize>(text: &str) -> Option<[u8; N]> {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// The identity of one SAML subject as one IdP names it: SHA-256 of (IdP
@@ -305,7 +307,10 @@ mod tests {
         assert_eq!(parse_session_handle(&h), Some((s, sid)));
         assert_eq!(parse_session_handle("a.b"), None);
         assert_eq!(parse_session_handle(&format!("{h}x")), None);
-        assert_ne!(RequestToken::random().unwrap(), RequestToken::random().unwrap());
+        assert_ne!(
+            RequestToken::random().unwrap(),
+            RequestToken::random().unwrap()
+        );
     }
 
     #[test]
@@ -321,7 +326,7 @@ mod tests {
         ];
         let tag = format!("{{s:{}}}", s.to_b64url());
         for k in &keys {
-            assert!(k.len() <= 9 + 46 + 4 + 43, "{k}");
+            assert!(k.len() <= 9 + 47 + 4 + 43, "{k}");
             assert_eq!(k.matches('{').count(), 1, "{k}");
             assert_eq!(k.matches('}').count(), 1, "{k}");
             assert!(k.contains(&tag));

@@ -80,7 +80,12 @@ pub struct MemoryStore {
 
 impl std::fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "MemoryStore({} entries, max {})", self.len(), self.max_entries)
+        write!(
+            f,
+            "MemoryStore({} entries, max {})",
+            self.len(),
+            self.max_entries
+        )
     }
 }
 

@@ -83,10 +83,19 @@ async fn second_use_replayed_retry_fresh_issuers_apart() {
 async fn an_expired_entry_is_not_a_replay_and_ttl_has_a_floor() {
     let (s, clock, _) = store(1000);
     // Already expired: kept for the floor (1 s) anyway.
-    assert_eq!(s.admit(&adm("_x", tok(), NOW - 5)).await.unwrap(), Admission::Fresh);
-    assert_eq!(s.admit(&adm("_x", tok(), NOW - 5)).await.unwrap(), Admission::Replayed);
+    assert_eq!(
+        s.admit(&adm("_x", tok(), NOW - 5)).await.unwrap(),
+        Admission::Fresh
+    );
+    assert_eq!(
+        s.admit(&adm("_x", tok(), NOW - 5)).await.unwrap(),
+        Admission::Replayed
+    );
     clock.0.store(NOW + MIN_TTL_MS, Ordering::Relaxed);
-    assert_eq!(s.admit(&adm("_x", tok(), NOW - 5)).await.unwrap(), Admission::Fresh);
+    assert_eq!(
+        s.admit(&adm("_x", tok(), NOW - 5)).await.unwrap(),
+        Admission::Fresh
+    );
 }
 
 #[tokio::test]
@@ -114,7 +123,9 @@ async fn full_store_refuses_every_accepted_assertion_on_second_use() {
     // The evicted ones were the nearest to expiry: the newest fill entries
     // (latest expiry) are still refused.
     assert_eq!(
-        s.admit(&adm("_fill999", tok(), NOW + 60_000)).await.unwrap(),
+        s.admit(&adm("_fill999", tok(), NOW + 60_000))
+            .await
+            .unwrap(),
         Admission::Replayed
     );
 }
@@ -148,7 +159,10 @@ async fn logout_tombstones_refuse_earlier_assertions() {
     .await
     .unwrap();
     // Issued before the logout, same SessionIndex: refused.
-    assert_eq!(s.admit(&adm("_t1", tok(), NOW + 60_000)).await.unwrap(), Admission::LoggedOut);
+    assert_eq!(
+        s.admit(&adm("_t1", tok(), NOW + 60_000)).await.unwrap(),
+        Admission::LoggedOut
+    );
     // Another SessionIndex, or another subject: not affected.
     let other_si = AssertionAdmission {
         session_index: Some("idx-2"),

@@ -157,7 +157,8 @@ impl RevocationView {
     /// The feed just answered: every revocation written before now is here.
     pub(crate) fn mark_feed_ok(&self) {
         let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
-        self.feed_ok_at.store(ms.saturating_add(1), Ordering::Release);
+        self.feed_ok_at
+            .store(ms.saturating_add(1), Ordering::Release);
     }
 
     /// Time since the feed last answered (`None`: never). The view holds
@@ -234,7 +235,10 @@ mod tests {
     #[test]
     fn each_kind_revokes_what_it_names_only() {
         let v = RevocationView::local();
-        let (s1, s2) = (SessionId::from_bytes([1; 16]), SessionId::from_bytes([2; 16]));
+        let (s1, s2) = (
+            SessionId::from_bytes([1; 16]),
+            SessionId::from_bytes([2; 16]),
+        );
         let bob = SubjectKey::new("idp", None, None, None, "bob");
         assert!(!v.is_revoked(&alice(), &s1, Some("i1"), 100));
 

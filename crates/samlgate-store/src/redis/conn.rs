@@ -39,19 +39,21 @@ impl Script {
 /// covers a cluster that was restarted as a whole).
 const CLUSTER_REBUILD_AFTER: u32 = 3;
 
+struct ClusterCommand {
+    client: ClusterClient,
+    conn: Mutex<Option<ClusterConnection>>,
+    connecting: tokio::sync::Mutex<()>,
+    io_failures: AtomicU32,
+}
+
 enum Command {
     Single(ConnectionManager),
-    Cluster {
-        client: ClusterClient,
-        conn: Mutex<Option<ClusterConnection>>,
-        connecting: tokio::sync::Mutex<()>,
-        io_failures: AtomicU32,
-    },
+    Cluster(Box<ClusterCommand>),
 }
 
 enum FeedTarget {
-    Single(Client),
-    Cluster(ClusterClient),
+    Single(Box<Client>),
+    Cluster(Box<ClusterClient>),
 }
 
 /// A connection used only by the feed task (a blocking read would stall
@@ -87,7 +89,10 @@ fn config_error(what: &str, e: impl std::fmt::Display) -> StoreError {
 impl Redis {
     /// Builds the clients; connects lazily, so a node starts while Redis
     /// is down. Must run inside a tokio runtime.
-    pub(crate) fn new(cfg: &StoreConfig, observer: Arc<dyn StoreObserver>) -> Result<Self, StoreError> {
+    pub(crate) fn new(
+        cfg: &StoreConfig,
+        observer: Arc<dyn StoreObserver>,
+    ) -> Result<Self, StoreError> {
         // redis-rs builds its rustls config from the process default
         // provider; install ring unless the process already chose one.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -96,9 +101,7 @@ impl Redis {
         let certs = match &cfg.tls_ca {
             Some(path) => Some(TlsCertificates {
                 client_tls: None,
-                root_cert: Some(
-                    std::fs::read(path).map_err(|e| config_error("store.tls_ca", e))?,
-                ),
+                root_cert: Some(std::fs::read(path).map_err(|e| config_error("store.tls_ca", e))?),
             }),
             None => None,
         };
@@ -118,7 +121,7 @@ impl Redis {
                 .map_err(|e| config_error("store.url", e.category().to_owned()))?;
             return Ok(Redis {
                 command: Command::Single(manager),
-                feed: FeedTarget::Single(client),
+                feed: FeedTarget::Single(Box::new(client)),
                 timeout,
                 feed_timeout,
                 cluster: false,
@@ -126,7 +129,10 @@ impl Redis {
             });
         }
         if cfg.cluster.is_empty() {
-            return Err(config_error("store.url", "backend \"redis\" needs url or cluster"));
+            return Err(config_error(
+                "store.url",
+                "backend \"redis\" needs url or cluster",
+            ));
         }
         let build = |response: Duration| {
             let mut b = ClusterClientBuilder::new(cfg.cluster.iter().map(String::as_str))
@@ -143,13 +149,13 @@ impl Redis {
                 .map_err(|e| config_error("store.cluster", e.category().to_owned()))
         };
         Ok(Redis {
-            command: Command::Cluster {
+            command: Command::Cluster(Box::new(ClusterCommand {
                 client: build(timeout)?,
                 conn: Mutex::new(None),
                 connecting: tokio::sync::Mutex::new(()),
                 io_failures: AtomicU32::new(0),
-            },
-            feed: FeedTarget::Cluster(build(feed_timeout)?),
+            })),
+            feed: FeedTarget::Cluster(Box::new(build(feed_timeout)?)),
             timeout,
             feed_timeout,
             cluster: true,
@@ -165,17 +171,20 @@ impl Redis {
                     let mut m = m.clone();
                     cmd.query_async::<Value>(&mut m).await.map_err(Some)
                 }
-                Command::Cluster {
-                    client,
-                    conn,
-                    connecting,
-                    io_failures,
-                } => {
+                Command::Cluster(cc) => {
+                    let ClusterCommand {
+                        client,
+                        conn,
+                        connecting,
+                        io_failures,
+                    } = &**cc;
                     let mut c = cluster_conn(client, conn, connecting).await?;
                     let r = cmd.query_async::<Value>(&mut c).await;
                     match &r {
                         Err(e) if e.is_io_error() || e.kind() == RK::ClusterConnectionNotFound => {
-                            if io_failures.fetch_add(1, Ordering::Relaxed) + 1 >= CLUSTER_REBUILD_AFTER {
+                            if io_failures.fetch_add(1, Ordering::Relaxed) + 1
+                                >= CLUSTER_REBUILD_AFTER
+                            {
                                 io_failures.store(0, Ordering::Relaxed);
                                 *conn.lock().unwrap_or_else(PoisonError::into_inner) = None;
                             }
@@ -212,8 +221,13 @@ impl Redis {
         };
         let evalsha = build("EVALSHA", &script.sha);
         let mut result = self.send(&evalsha, deadline).await;
-        if matches!(result, Err(StoreError::Redis { kind: ErrorKind::Io, .. }))
-            && Instant::now() < deadline
+        if matches!(
+            result,
+            Err(StoreError::Redis {
+                kind: ErrorKind::Io,
+                ..
+            })
+        ) && Instant::now() < deadline
         {
             self.observer.recovered(op, ErrorKind::Io);
             result = self.send(&evalsha, deadline).await;
@@ -247,12 +261,13 @@ impl Redis {
                 }) => Ok(vec![Err(detail)]),
                 Err(e) => Err(e),
             },
-            Command::Cluster {
-                client,
-                conn,
-                connecting,
-                ..
-            } => {
+            Command::Cluster(cc) => {
+                let ClusterCommand {
+                    client,
+                    conn,
+                    connecting,
+                    ..
+                } = &**cc;
                 let fut = async {
                     let mut c = cluster_conn(client, conn, connecting).await?;
                     let routing =
@@ -287,7 +302,9 @@ impl Redis {
                     let cfg = AsyncConnectionConfig::new()
                         .set_connection_timeout(Some(self.timeout))
                         .set_response_timeout(Some(self.feed_timeout));
-                    let mut c = client.get_multiplexed_async_connection_with_config(&cfg).await?;
+                    let mut c = client
+                        .get_multiplexed_async_connection_with_config(&cfg)
+                        .await?;
                     redis::cmd("CLIENT")
                         .arg("SETNAME")
                         .arg("samlgate-feed")

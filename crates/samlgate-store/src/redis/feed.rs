@@ -11,6 +11,7 @@ use redis::streams::StreamReadReply;
 use redis::{ErrorKind as RK, ServerErrorKind, Value};
 
 use super::conn::FeedConn;
+use super::ops::{FEED_MAX_LEN, FEED_RETENTION_MS};
 use super::RedisStore;
 use crate::observer::Op;
 use crate::revocation::Record;
@@ -41,9 +42,11 @@ const BACKOFF_MAX: Duration = Duration::from_secs(2);
 /// What XINFO STREAM says about the stream (`None` when it does not exist).
 struct StreamState {
     last_generated: EntryId,
-    /// Redis ≥ 7.0: the largest ID ever trimmed or deleted.
+    /// Redis ≥ 7.0: the largest ID removed by XDEL (trimming does not
+    /// count here, hence `first_entry`).
     max_deleted: Option<EntryId>,
     first_entry: Option<EntryId>,
+    length: u64,
 }
 
 /// Runs forever: connect, catch up (resync or resume), then read.
@@ -62,7 +65,9 @@ pub(crate) async fn run(store: Arc<RedisStore>) {
         let mut conn = match store.remote.redis.feed_connection().await {
             Ok(c) => c,
             Err(e) => {
-                store.observer.call(Op::Feed, start.elapsed(), Err(e.kind()));
+                store
+                    .observer
+                    .call(Op::Feed, start.elapsed(), Err(e.kind()));
                 tracing::debug!(error = %e, "revocation feed: cannot connect");
                 continue;
             }
@@ -85,7 +90,9 @@ pub(crate) async fn run(store: Arc<RedisStore>) {
                     last = Some(next);
                 }
                 Err(e) => {
-                    store.observer.call(Op::Feed, start.elapsed(), Err(e.kind()));
+                    store
+                        .observer
+                        .call(Op::Feed, start.elapsed(), Err(e.kind()));
                     tracing::warn!(error = %e, "revocation feed: read failed, reconnecting");
                     break;
                 }
@@ -93,6 +100,10 @@ pub(crate) async fn run(store: Arc<RedisStore>) {
         }
     }
 }
+
+/// Resuming is refused when `last` is this close to being trimmed by age:
+/// the entries after it could be trimmed between the check and the read.
+const RESUME_MARGIN_MS: i64 = 600_000;
 
 /// After (re)connecting: resync when there is nothing to resume from or
 /// entries after `last` may be gone; otherwise resume from `last`.
@@ -103,24 +114,36 @@ async fn catch_up(
 ) -> Result<EntryId, StoreError> {
     if let Some(last) = last {
         let state = stream_state(store, conn).await?;
-        let resume = match &state {
-            // Never written, or deleted with everything (Redis restarted
-            // without persistence): nothing to miss only if we had read
-            // nothing either.
-            None => last == EntryId::default(),
-            Some(s) => {
-                s.last_generated >= last
-                    && match s.max_deleted {
-                        Some(d) => d <= last,
-                        None => s.first_entry.is_none_or(|f| f <= last),
-                    }
-            }
-        };
-        if resume {
+        let oldest_safe = store.remote.clock.now_ms() - (FEED_RETENTION_MS - RESUME_MARGIN_MS);
+        if can_resume(state.as_ref(), last, oldest_safe) {
             return Ok(last);
         }
     }
     resync(store, conn).await
+}
+
+/// True when every entry after `last` is still in the stream. Trimming
+/// removes the oldest entries, so this holds when the oldest remaining
+/// entry is at or before `last` (or, in an empty stream, nothing was added
+/// after `last`), nothing after `last` was deleted, and `last` is neither
+/// near the age limit nor deep in a long stream (so no trim can reach it
+/// before the next read).
+fn can_resume(state: Option<&StreamState>, last: EntryId, oldest_safe_ms: i64) -> bool {
+    let Some(s) = state else {
+        // Never written, or deleted with everything (a Redis restarted
+        // without persistence): nothing was missed only if nothing was read.
+        return last == EntryId::default();
+    };
+    let young = i64::try_from(last.0).is_ok_and(|ms| ms >= oldest_safe_ms);
+    let prefix_kept = match s.first_entry {
+        Some(first) => first <= last,
+        None => s.last_generated == last,
+    };
+    s.last_generated >= last
+        && s.max_deleted.is_none_or(|d| d <= last)
+        && prefix_kept
+        && young
+        && s.length <= FEED_MAX_LEN / 2
 }
 
 /// Rebuilds the view from the revocation set. The stream position is read
@@ -157,9 +180,11 @@ async fn resync(store: &RedisStore, conn: &mut FeedConn) -> Result<EntryId, Stor
         Ok(from)
     }
     .await;
-    store
-        .observer
-        .call(Op::Resync, start.elapsed(), result.as_ref().map(|_| ()).map_err(StoreError::kind));
+    store.observer.call(
+        Op::Resync,
+        start.elapsed(),
+        result.as_ref().map(|_| ()).map_err(StoreError::kind),
+    );
     if result.is_ok() {
         store.view.mark_synced();
         store.view.mark_feed_ok();
@@ -171,7 +196,11 @@ async fn resync(store: &RedisStore, conn: &mut FeedConn) -> Result<EntryId, Stor
 
 /// One blocking read from `from`; applies what came and returns the new
 /// position.
-async fn read(store: &RedisStore, conn: &mut FeedConn, from: EntryId) -> Result<EntryId, StoreError> {
+async fn read(
+    store: &RedisStore,
+    conn: &mut FeedConn,
+    from: EntryId,
+) -> Result<EntryId, StoreError> {
     let mut cmd = redis::cmd("XREAD");
     cmd.arg("COUNT")
         .arg(BATCH)
@@ -181,15 +210,19 @@ async fn read(store: &RedisStore, conn: &mut FeedConn, from: EntryId) -> Result<
         .arg(store.remote.keys.feed())
         .arg(from.to_string());
     let reply = timed(store, conn.query(&cmd)).await?;
-    let parsed: Option<StreamReadReply> = redis::from_redis_value(reply)
-        .map_err(|e| StoreError::Reply(format!("XREAD: {e}")))?;
+    let parsed: Option<StreamReadReply> =
+        redis::from_redis_value(reply).map_err(|e| StoreError::Reply(format!("XREAD: {e}")))?;
     let mut last = from;
     let mut records = Vec::new();
     for entry in parsed.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids) {
         let id = EntryId::parse(&entry.id)
             .ok_or_else(|| StoreError::Reply("XREAD: bad entry ID".into()))?;
         last = last.max(id);
-        match entry.map.get("r").and_then(|v| redis::from_redis_value_ref::<String>(v).ok()) {
+        match entry
+            .map
+            .get("r")
+            .and_then(|v| redis::from_redis_value_ref::<String>(v).ok())
+        {
             Some(text) => records.extend(decode(&text)),
             None => tracing::warn!(id = %id, "revocation feed: entry without a record"),
         }
@@ -206,7 +239,10 @@ async fn read(store: &RedisStore, conn: &mut FeedConn, from: EntryId) -> Result<
 fn decode(text: &str) -> Option<Record> {
     let r = Record::decode(text);
     if r.is_none() {
-        tracing::warn!(len = text.len(), "revocation feed: unreadable record skipped");
+        tracing::warn!(
+            len = text.len(),
+            "revocation feed: unreadable record skipped"
+        );
     }
     r
 }
@@ -247,19 +283,28 @@ async fn stream_state(
             .and_then(|(_, v)| redis::from_redis_value_ref::<String>(v).ok())
             .and_then(|s| EntryId::parse(&s))
     };
-    let last_generated =
-        id("last-generated-id").ok_or_else(|| StoreError::Reply("XINFO: no last-generated-id".into()))?;
-    let first_entry = fields.iter().find(|(k, _)| k == "first-entry").and_then(|(_, v)| match v {
-        Value::Array(e) => e
-            .first()
-            .and_then(|i| redis::from_redis_value_ref::<String>(i).ok())
-            .and_then(|s| EntryId::parse(&s)),
-        _ => None,
-    });
+    let last_generated = id("last-generated-id")
+        .ok_or_else(|| StoreError::Reply("XINFO: no last-generated-id".into()))?;
+    let first_entry = fields
+        .iter()
+        .find(|(k, _)| k == "first-entry")
+        .and_then(|(_, v)| match v {
+            Value::Array(e) => e
+                .first()
+                .and_then(|i| redis::from_redis_value_ref::<String>(i).ok())
+                .and_then(|s| EntryId::parse(&s)),
+            _ => None,
+        });
+    let length = fields
+        .iter()
+        .find(|(k, _)| k == "length")
+        .and_then(|(_, v)| redis::from_redis_value_ref::<u64>(v).ok())
+        .ok_or_else(|| StoreError::Reply("XINFO: no length".into()))?;
     Ok(Some(StreamState {
         last_generated,
         max_deleted: id("max-deleted-entry-id"),
         first_entry,
+        length,
     }))
 }
 
@@ -304,6 +349,56 @@ mod tests {
     }
 
     #[test]
+    fn resumes_only_when_nothing_after_last_can_be_gone() {
+        let last = EntryId(1_000_000, 0);
+        let state =
+            |first: Option<EntryId>, gen: EntryId, deleted: Option<EntryId>, length| StreamState {
+                last_generated: gen,
+                max_deleted: deleted,
+                first_entry: first,
+                length,
+            };
+        let ok = state(
+            Some(EntryId(900_000, 0)),
+            EntryId(1_000_500, 0),
+            Some(EntryId(0, 0)),
+            10,
+        );
+        assert!(can_resume(Some(&ok), last, 0));
+        // Our last entry is near the age limit: a trim may reach it.
+        assert!(!can_resume(Some(&ok), last, 1_000_001));
+        // Trimmed past our position.
+        let trimmed = state(Some(EntryId(1_000_100, 0)), EntryId(1_000_500, 0), None, 3);
+        assert!(!can_resume(Some(&trimmed), last, 0));
+        // Emptied after entries we never read.
+        let emptied = state(None, EntryId(1_000_500, 0), Some(EntryId(0, 0)), 0);
+        assert!(!can_resume(Some(&emptied), last, 0));
+        let idle = state(None, last, None, 0);
+        assert!(can_resume(Some(&idle), last, 0));
+        // An entry after ours was deleted.
+        let deleted = state(
+            Some(EntryId(1, 0)),
+            EntryId(1_000_500, 0),
+            Some(EntryId(1_000_200, 0)),
+            9,
+        );
+        assert!(!can_resume(Some(&deleted), last, 0));
+        // The stream went backwards (restored from an older snapshot).
+        let older = state(Some(EntryId(1, 0)), EntryId(999_999, 0), None, 9);
+        assert!(!can_resume(Some(&older), last, 0));
+        // Long streams, or a stream gone: resync.
+        let long = state(
+            Some(EntryId(1, 0)),
+            EntryId(1_000_500, 0),
+            None,
+            FEED_MAX_LEN,
+        );
+        assert!(!can_resume(Some(&long), last, 0));
+        assert!(!can_resume(None, last, 0));
+        assert!(can_resume(None, EntryId::default(), 0));
+    }
+
+    #[test]
     fn scan_replies_keep_members_only() {
         let reply = Value::Array(vec![
             Value::BulkString(b"17".to_vec()),
@@ -314,7 +409,10 @@ mod tests {
                 Value::BulkString(b"200".to_vec()),
             ]),
         ]);
-        assert_eq!(parse_scan(reply).unwrap(), ("17".into(), vec!["m1".into(), "m2".into()]));
+        assert_eq!(
+            parse_scan(reply).unwrap(),
+            ("17".into(), vec!["m1".into(), "m2".into()])
+        );
         assert!(parse_scan(Value::Nil).is_err());
     }
 }

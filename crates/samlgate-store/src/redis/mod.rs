@@ -20,8 +20,8 @@ use crate::memory::MemoryStore;
 use crate::observer::{Clock, Op, StoreObserver};
 use crate::revocation::Record;
 use crate::view::RevocationView;
-use crate::{Admission, AssertionAdmission, Revocation, RevokeOutcome, Store, StoreError};
 use crate::StoreInfo;
+use crate::{Admission, AssertionAdmission, Revocation, RevokeOutcome, Store, StoreError};
 use ops::Remote;
 
 /// A replay record admitted locally while Redis was unreachable, written
@@ -139,7 +139,11 @@ impl RedisStore {
             }
             let start = Instant::now();
             let res = self.remote.revoke(Op::Flush, &r).await;
-            self.observer.call(Op::Flush, start.elapsed(), res.as_ref().map(|_| ()).map_err(StoreError::kind));
+            self.observer.call(
+                Op::Flush,
+                start.elapsed(),
+                res.as_ref().map(|_| ()).map_err(StoreError::kind),
+            );
             if res.is_err() {
                 self.pending().revocations.push_front(r);
                 self.report_queue();
@@ -161,13 +165,17 @@ impl RedisStore {
             };
             let start = Instant::now();
             let res = self.remote.admit(&adm).await;
-            self.observer.call(Op::Flush, start.elapsed(), res.as_ref().map(|_| ()).map_err(StoreError::kind));
+            self.observer.call(
+                Op::Flush,
+                start.elapsed(),
+                res.as_ref().map(|_| ()).map_err(StoreError::kind),
+            );
             match res {
                 Ok(Admission::Replayed) => tracing::warn!(
                     subject = %a.subject,
                     "an assertion admitted locally during a redis outage was also admitted elsewhere"
                 ),
-                Ok(_) => {}
+                Ok(_) => self.set_degraded(false),
                 Err(_) => {
                     self.pending().admissions.push_front(a);
                     self.report_queue();
@@ -192,6 +200,8 @@ impl RedisStore {
             expires_ms: a.expires_ms,
             token: a.token,
         });
+        drop(p);
+        self.report_queue();
     }
 
     /// The feed task: runs forever (see [`crate::Maintenance`]).
@@ -216,7 +226,11 @@ impl Store for RedisStore {
     async fn admit(&self, a: &AssertionAdmission<'_>) -> Result<Admission, StoreError> {
         let start = Instant::now();
         let res = self.remote.admit(a).await;
-        self.observer.call(Op::Admit, start.elapsed(), res.as_ref().map(|_| ()).map_err(StoreError::kind));
+        self.observer.call(
+            Op::Admit,
+            start.elapsed(),
+            res.as_ref().map(|_| ()).map_err(StoreError::kind),
+        );
         match res {
             Ok(r) => {
                 self.set_degraded(false);
@@ -246,7 +260,11 @@ impl Store for RedisStore {
         }
         let start = Instant::now();
         let res = self.remote.revoke(Op::Revoke, &rec).await;
-        self.observer.call(Op::Revoke, start.elapsed(), res.as_ref().map(|_| ()).map_err(StoreError::kind));
+        self.observer.call(
+            Op::Revoke,
+            start.elapsed(),
+            res.as_ref().map(|_| ()).map_err(StoreError::kind),
+        );
         match res {
             Ok(()) => {
                 self.set_degraded(false);
@@ -270,7 +288,11 @@ impl Store for RedisStore {
     async fn ping(&self) -> Result<StoreInfo, StoreError> {
         let start = Instant::now();
         let res = self.remote.ping().await;
-        self.observer.call(Op::Ping, start.elapsed(), res.as_ref().map(|_| ()).map_err(StoreError::kind));
+        self.observer.call(
+            Op::Ping,
+            start.elapsed(),
+            res.as_ref().map(|_| ()).map_err(StoreError::kind),
+        );
         res
     }
 

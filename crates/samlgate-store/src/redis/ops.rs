@@ -41,11 +41,14 @@ impl Remote {
 
     /// One EVALSHA: tombstone check and replay record, atomically.
     pub(crate) async fn admit(&self, a: &AssertionAdmission<'_>) -> Result<Admission, StoreError> {
-        let rp = self.keys.replay(&a.subject, &replay_digest(a.issuer, a.assertion_id));
+        let rp = self
+            .keys
+            .replay(&a.subject, &replay_digest(a.issuer, a.assertion_id));
         let nb = self.keys.not_before(&a.subject);
-        let si = a
-            .session_index
-            .map(|s| self.keys.session_index(&a.subject, &session_index_digest(s)));
+        let si = a.session_index.map(|s| {
+            self.keys
+                .session_index(&a.subject, &session_index_digest(s))
+        });
         // TTL relative to this node's clock (PX, not PXAT: a Redis clock
         // running ahead cannot shorten it), never below the floor.
         let ttl = a
@@ -60,11 +63,17 @@ impl Remote {
             keys.push(si);
         }
         let args = [token.as_str(), ttl.as_str(), issued.as_str()];
-        match self.redis.eval(Op::Admit, &self.admit, &keys, &args).await? {
+        match self
+            .redis
+            .eval(Op::Admit, &self.admit, &keys, &args)
+            .await?
+        {
             Value::Int(0) => Ok(Admission::Fresh),
             Value::Int(1) => Ok(Admission::Replayed),
             Value::Int(2) => Ok(Admission::LoggedOut),
-            other => Err(StoreError::Reply(format!("admit script returned {other:?}"))),
+            other => Err(StoreError::Reply(format!(
+                "admit script returned {other:?}"
+            ))),
         }
     }
 
