@@ -38,6 +38,12 @@ pub use crate::view::RevocationView;
 /// the next second while the gateway's own checks catch up.
 pub const MIN_TTL_MS: i64 = 1000;
 
+/// The Redis ACL command rules samlgate needs, for an ACL user limited to
+/// `~<key_prefix>*` (add `+config|get` to let `ping` read
+/// `maxmemory-policy`). Scripts run their commands under the caller's ACL,
+/// so the commands the scripts call are listed too.
+pub const REDIS_ACL_COMMANDS: &str = "-@all +evalsha +eval +get +set +pttl +zadd +zremrangebyscore +xadd +xtrim +xread +xinfo|stream +zscan +info +ping +client|setname";
+
 /// One verified assertion to admit at the ACS. Built by the gateway from
 /// the verified assertion only (never from unverified input).
 #[derive(Clone, Debug)]

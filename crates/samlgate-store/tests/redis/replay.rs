@@ -280,3 +280,62 @@ async fn ping_reports_version_and_eviction_policy() {
     assert_eq!(info.maxmemory_policy, None);
     assert!(info.warnings[0].contains("unknown"), "{:?}", info.warnings);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_acl_is_enough() {
+    let redis = RedisServer::start();
+    let mut acl = vec![
+        "ACL",
+        "SETUSER",
+        "gw",
+        "on",
+        ">pw",
+        "resetkeys",
+        "~samlgate:*",
+        "resetchannels",
+    ];
+    acl.extend(REDIS_ACL_COMMANDS.split_whitespace());
+    let _: () = redis.cmd(&acl);
+    let url = format!("redis://gw:pw@127.0.0.1:{}/", redis.port);
+    let a = node(&config(&url)).await;
+    let b = node(&config(&url)).await;
+    let adm = AssertionAdmission {
+        session_index: Some("i"),
+        ..admission(subject("alice"), "_acl", now_ms())
+    };
+    assert_eq!(a.store.admit(&adm).await.unwrap(), Admission::Fresh);
+    b.store
+        .revoke(&Revocation::Subject {
+            subject: subject("alice"),
+            not_before_ms: now_ms(),
+            expires_ms: now_ms() + 60_000,
+        })
+        .await
+        .unwrap();
+    let view = a.store.view().clone();
+    wait_for("revocation under the ACL", || {
+        view.is_revoked(
+            &subject("alice"),
+            &SessionId::from_bytes([3; 16]),
+            None,
+            now_ms() - 1000,
+        )
+    })
+    .await;
+    let info = a.store.ping().await.unwrap();
+    assert!(info.server_version.is_some());
+    assert!(
+        a.counts.errors.lock().unwrap().is_empty(),
+        "{:?}",
+        a.counts.errors.lock().unwrap()
+    );
+    // Keys outside the prefix stay out of reach.
+    let mut c = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let denied = redis::cmd("GET")
+        .arg("other:key")
+        .query::<Option<String>>(&mut c);
+    assert!(denied.is_err());
+}
