@@ -38,6 +38,12 @@ pub use crate::view::RevocationView;
 /// the next second while the gateway's own checks catch up.
 pub const MIN_TTL_MS: i64 = 1000;
 
+/// The longest TTL written to Redis (ms, 400 days): far beyond any sane
+/// acceptance window or session, and a bound that keeps an absurd expiry
+/// from making Redis refuse the write. The gateway refuses long windows
+/// before calling, so this never shortens a real one.
+pub const MAX_TTL_MS: i64 = 400 * 86_400_000;
+
 /// The Redis ACL command rules samlgate needs, for an ACL user limited to
 /// `~<key_prefix>*` (add `+config|get` to let `ping` read
 /// `maxmemory-policy`). Scripts run their commands under the caller's ACL,

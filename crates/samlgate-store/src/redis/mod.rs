@@ -21,7 +21,9 @@ use crate::observer::{Clock, Op, StoreObserver};
 use crate::revocation::Record;
 use crate::view::RevocationView;
 use crate::StoreInfo;
-use crate::{Admission, AssertionAdmission, Revocation, RevokeOutcome, Store, StoreError};
+use crate::{
+    Admission, AssertionAdmission, ErrorKind, Revocation, RevokeOutcome, Store, StoreError,
+};
 use ops::Remote;
 
 /// A replay record admitted locally while Redis was unreachable, written
@@ -41,6 +43,15 @@ struct LocalAdmission {
 struct Pending {
     revocations: VecDeque<Record>,
     admissions: VecDeque<LocalAdmission>,
+}
+
+/// True for the failures that mean "Redis is not there" (as opposed to
+/// Redis answering with a refusal).
+fn unreachable(e: &StoreError) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::Timeout | ErrorKind::Io | ErrorKind::Moved
+    )
 }
 
 /// Replay records waiting for Redis beyond this are dropped (oldest first):
@@ -128,10 +139,14 @@ impl RedisStore {
         p.revocations.len() + p.admissions.len()
     }
 
-    /// Writes back what was queued during an outage; stops at the first
-    /// failure (Redis is still away) and keeps the rest for next time.
+    /// Writes back what was queued during an outage. Stops at the first
+    /// connection failure (Redis is still away) and keeps the rest for next
+    /// time; an entry Redis refuses for another reason (OOM, an ACL) goes to
+    /// the back of the queue, so it cannot block the others. Nothing is
+    /// dropped before it expires.
     pub(crate) async fn flush(&self) {
-        loop {
+        let rounds = self.pending().revocations.len();
+        for _ in 0..rounds {
             let next = self.pending().revocations.pop_front();
             let Some(r) = next else { break };
             if r.expires_ms <= self.remote.clock.now_ms() {
@@ -144,16 +159,26 @@ impl RedisStore {
                 start.elapsed(),
                 res.as_ref().map(|_| ()).map_err(StoreError::kind),
             );
-            if res.is_err() {
-                self.pending().revocations.push_front(r);
-                self.report_queue();
-                return;
+            match res {
+                Ok(()) => self.set_degraded(false),
+                Err(e) if unreachable(&e) => {
+                    self.pending().revocations.push_front(r);
+                    self.report_queue();
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "queued revocation refused by redis; kept for a later try");
+                    self.pending().revocations.push_back(r);
+                }
             }
-            self.set_degraded(false);
         }
-        loop {
+        let rounds = self.pending().admissions.len();
+        for _ in 0..rounds {
             let next = self.pending().admissions.pop_front();
             let Some(a) = next else { break };
+            if a.expires_ms <= self.remote.clock.now_ms() {
+                continue;
+            }
             let adm = AssertionAdmission {
                 subject: a.subject,
                 issuer: &a.issuer,
@@ -176,10 +201,14 @@ impl RedisStore {
                     "an assertion admitted locally during a redis outage was also admitted elsewhere"
                 ),
                 Ok(_) => self.set_degraded(false),
-                Err(_) => {
+                Err(e) if unreachable(&e) => {
                     self.pending().admissions.push_front(a);
                     self.report_queue();
                     return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "queued replay record refused by redis; kept for a later try");
+                    self.pending().admissions.push_back(a);
                 }
             }
         }

@@ -9,7 +9,7 @@ use super::conn::{Redis, Script};
 use crate::keys::{replay_digest, session_index_digest, KeySpace};
 use crate::observer::{Clock, Op};
 use crate::revocation::Record;
-use crate::{Admission, AssertionAdmission, StoreError, StoreInfo, MIN_TTL_MS};
+use crate::{Admission, AssertionAdmission, StoreError, StoreInfo, MAX_TTL_MS, MIN_TTL_MS};
 
 /// Stream entries older than this are trimmed (a node away longer resyncs
 /// from the revocation set instead of resuming).
@@ -54,7 +54,7 @@ impl Remote {
         let ttl = a
             .expires_ms
             .saturating_sub(self.clock.now_ms())
-            .max(MIN_TTL_MS)
+            .clamp(MIN_TTL_MS, MAX_TTL_MS)
             .to_string();
         let token = a.token.to_b64url();
         let issued = a.issue_instant_ms.to_string();
@@ -82,7 +82,11 @@ impl Remote {
     /// failed revocation is simply sent again later.
     pub(crate) async fn revoke(&self, op: Op, r: &Record) -> Result<(), StoreError> {
         let now = self.clock.now_ms();
-        let ttl = r.expires_ms.saturating_sub(now).max(MIN_TTL_MS).to_string();
+        let ttl = r
+            .expires_ms
+            .saturating_sub(now)
+            .clamp(MIN_TTL_MS, MAX_TTL_MS)
+            .to_string();
         let (key, value) = r.key_and_value(&self.keys);
         let value = value.to_string();
         let record = r.encode();
