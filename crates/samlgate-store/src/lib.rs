@@ -15,7 +15,7 @@ mod error;
 mod keys;
 mod memory;
 mod observer;
-mod redis;
+mod redis_store;
 mod revocation;
 mod view;
 
@@ -29,7 +29,7 @@ pub use crate::error::{ErrorKind, StoreError};
 pub use crate::keys::{parse_session_handle, session_handle, RequestToken, SessionId, SubjectKey};
 pub use crate::memory::MemoryStore;
 pub use crate::observer::{Clock, NoopObserver, Op, StoreObserver, SystemClock};
-pub use crate::redis::RedisStore;
+pub use crate::redis_store::RedisStore;
 pub use crate::revocation::Revocation;
 pub use crate::view::RevocationView;
 
