@@ -88,8 +88,10 @@ async fn a_hanging_redis_fails_the_call_at_its_deadline_and_a_retry_is_fresh() {
     assert!(took < std::time::Duration::from_millis(1800), "{took:?}");
     eprintln!("paused redis: the call failed after {took:?} (timeout_ms = 200)");
 
-    // The paused call did run once Redis woke up: its reply was lost. The
-    // same request retried (same token) is still fresh, anyone else is not.
+    // The paused call did run once Redis woke up (a new connection's PING
+    // waits for that): its reply was lost. The same request retried (same
+    // token) is still fresh, anyone else is not.
+    let _: String = redis.cmd(&["PING"]);
     assert_eq!(n.store.admit(&lost).await.unwrap(), Admission::Fresh);
     let other = admission(subject("alice"), "_h1", now_ms());
     assert_eq!(n.store.admit(&other).await.unwrap(), Admission::Replayed);
