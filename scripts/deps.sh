@@ -7,6 +7,8 @@ want=(pkg-config libssl-dev cmake xmlsec1 libxml2-utils python3-lxml opensaml-sc
 # tests/browser.rs: Debian's Chromium and SimpleSAMLphp (PHP's built-in
 # server, php-xml for its DOM), playwright-core from npm.
 want+=(chromium simplesamlphp php-cli php-xml)
+# tests of samlgate-store and the gateway cluster: a real Redis.
+want+=(redis-server redis-tools)
 missing=()
 # nodejs from other sources ships npm itself; Debian's npm would conflict.
 command -v npm >/dev/null 2>&1 || missing+=(npm)
