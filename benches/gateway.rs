@@ -28,6 +28,10 @@ fn session(groups: usize) -> Session {
         ],
         issued: 1_700_000_000,
         expires: 4_000_000_000,
+        name_qualifier: None,
+        sp_name_qualifier: None,
+        session_id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
+        assertion_issued_ms: 1_700_000_000_000,
     }
 }
 
@@ -37,6 +41,8 @@ fn bench(c: &mut Criterion) {
         name: "samlgate_session".into(),
         max_bytes: 16 * 1024,
         secure: true,
+        acs_path: "/saml/acs".into(),
+        slo_path: "/saml/logout".into(),
     };
     let set = settings.session_cookies(&ring, &session(10), 3600).unwrap();
     let cookie_header = set
@@ -133,7 +139,6 @@ fn acs(c: &mut Criterion) {
     use samlgate_gateway::demo::idp::{DemoIdp, USERS};
     use samlgate_gateway::state::Shared;
     use samlgate_saml::{Clock, SystemClock};
-    use std::sync::Arc;
 
     let base = "http://127.0.0.1:1";
     let idp = DemoIdp::new(
@@ -143,15 +148,13 @@ fn acs(c: &mut Criterion) {
     )
     .unwrap();
     let gateway = samlgate_gateway::demo::offline_gateway(&idp, base).unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let shared = Shared {
-        gateway: arc_swap::ArcSwap::from_pointee(gateway),
-        metrics: samlgate_gateway::metrics::Metrics::new().unwrap(),
-        replay: samlgate_gateway::replay::MemoryReplayStore::new(10_000_000, clock.clone()),
-        key_cache: Arc::new(samlgate_gateway::key_cache::FingerprintKeyCache::new(16)),
-        clock,
-        draining: std::sync::atomic::AtomicBool::new(false),
-    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let shared = runtime
+        .block_on(Shared::with_memory_store(gateway, 10_000_000))
+        .unwrap();
     // Unique Responses: the replay store refuses a second use.
     let bodies: Vec<Vec<u8>> = (0..4000)
         .map(|_| {
@@ -174,7 +177,9 @@ fn acs(c: &mut Criterion) {
         b.iter(|| {
             let body = &bodies[next % bodies.len()];
             next += 1;
-            samlgate_gateway::acs::consume(&gateway, &shared, body, &cookies)
+            runtime.block_on(samlgate_gateway::acs::consume(
+                &gateway, &shared, body, &cookies,
+            ))
         })
     });
     let xml = idp
@@ -182,7 +187,7 @@ fn acs(c: &mut Criterion) {
         .unwrap();
     g.bench_function("verify_only", |b| {
         b.iter(|| {
-            let v = gateway.validator(&trust, &SystemClock, None, None);
+            let v = gateway.validator(&trust, &SystemClock, None, false);
             v.validate(black_box(&xml)).unwrap()
         })
     });

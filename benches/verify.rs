@@ -62,6 +62,7 @@ fn validate(f: &Fixture, input: &[u8]) -> bool {
         decryption: Default::default(),
         limits: Limits::default(),
         replay: None,
+        refuse_solicited: false,
     };
     decode_input(input, 1 << 20)
         .and_then(|x| v.validate(&x))

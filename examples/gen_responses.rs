@@ -218,11 +218,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect(),
         issued: now_s,
         expires: now_s + lifetime,
+        name_qualifier: None,
+        sp_name_qualifier: None,
+        session_id: samlgate_store::SessionId::random()?.to_b64url(),
+        assertion_issued_ms: now.unix_millis(),
     };
     let settings = CookieSettings {
         name: "samlgate_session".into(),
         max_bytes: 16 * 1024,
         secure: false,
+        acs_path: "/saml/acs".into(),
+        slo_path: "/saml/logout".into(),
     };
     let cookie = settings
         .session_cookies(&ring, &session, lifetime)?

@@ -61,7 +61,7 @@ fn main() {
 
     let trust = gateway.trust();
     let clock = SystemClock;
-    let validator = gateway.validator(&trust, &clock, None, None);
+    let validator = gateway.validator(&trust, &clock, None, false);
     let started = MonoInstant::now();
     let cpu_before = cpu_ticks();
     let mut validated = 0u64;

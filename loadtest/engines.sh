@@ -94,8 +94,14 @@ fi
 PIDS+=("${PID[@]}")
 wait_http "http://127.0.0.1:$P_BACKEND/"
 for name in "${!PID[@]}"; do
+    [ "$name" = samlgate ] && continue
     wait_http "http://127.0.0.1:${PORT[$name]}/" 200 || { log "$name does not answer 200"; exit 1; }
 done
+if [ -n "${PID[samlgate]:-}" ]; then
+    wait_http "http://127.0.0.1:18090/readyz"
+    code=$(curl -s -o /dev/null -w '%{http_code}' "${HEADERS[@]}" "http://127.0.0.1:${PORT[samlgate]}/")
+    [ "$code" = 200 ] || { log "samlgate does not accept the generated session cookie ($code)"; exit 1; }
+fi
 
 for r in $(seq 1 "$ROUNDS"); do
     for pair in $PAIRS; do

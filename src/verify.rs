@@ -175,6 +175,7 @@ pub(crate) fn run(args: VerifyArgs) -> ExitCode {
         decryption: DecryptionPolicy::default(),
         limits,
         replay: None,
+        refuse_solicited: false,
     };
     let result =
         decode_input(&data, limits.max_document_bytes).and_then(|xml| validator.validate(&xml));

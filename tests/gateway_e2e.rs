@@ -188,6 +188,8 @@ fn tampered_or_expired_sessions_go_back_to_the_idp() {
         name: "samlgate_session".into(),
         max_bytes: 16 * 1024,
         secure: false,
+        acs_path: "/saml/acs".into(),
+        slo_path: "/saml/logout".into(),
     };
     let now = SystemClock.now().unix_millis() / 1000;
     let session = |expires: i64| Session {
@@ -199,6 +201,10 @@ fn tampered_or_expired_sessions_go_back_to_the_idp() {
         attributes: Vec::new(),
         issued: now - 100,
         expires,
+        name_qualifier: None,
+        sp_name_qualifier: None,
+        session_id: String::new(),
+        assertion_issued_ms: (now - 100) * 1000,
     };
     let cookie_header = |set: Vec<String>| {
         set.iter()

@@ -77,6 +77,8 @@ acs_max_body_bytes = 262144
 [[idp]]
 name = "corp"
 metadata_url = "{metadata_url}"
+# Plain http metadata on loopback (the test IdP): allowed explicitly.
+allow_insecure_metadata = true
 allow_idp_initiated = {unsolicited}
 {idp_extra}
 
@@ -123,7 +125,7 @@ keys = ["{key}"]
         extra = options.extra_toml,
         sp_extra = options.sp_extra,
         second = if options.second_idp {
-            format!("[[idp]]\nname = \"partner\"\ndisplay_name = \"Partner & Co\"\nmetadata_url = \"http://127.0.0.1:{}/metadata\"\n", h.idp)
+            format!("[[idp]]\nname = \"partner\"\ndisplay_name = \"Partner & Co\"\nmetadata_url = \"http://127.0.0.1:{}/metadata\"\nallow_insecure_metadata = true\n", h.idp)
         } else {
             String::new()
         },

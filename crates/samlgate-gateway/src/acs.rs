@@ -1,32 +1,28 @@
-//! The Assertion Consumer Service and the start of SP-initiated login,
-//! as plain functions of their inputs (no pingora types), so that every
-//! reject path is testable without sockets.
+//! The Assertion Consumer Service, as plain functions of their inputs (no
+//! HTTP types), so that every reject path is testable without sockets.
+//!
+//! Verify, then use: the engine verifies the Response with no state
+//! involved; only a verified assertion that passed every gateway check
+//! reaches the store (one call), and only the store's answer turns it
+//! into a [`FreshAssertion`], the one thing a session can be made from.
+//! Unverified input changes no state: a refused Response neither writes
+//! the replay store nor clears the browser's login state.
 
 use std::time::Instant as MonoInstant;
 
-use openssl::rand::rand_bytes;
-use samlgate_saml::{
-    decode_input, AcsTarget, AuthnRequest, Endpoint, IdpEntity, Reason, SamlError,
-    BINDING_HTTP_REDIRECT,
-};
+use samlgate_saml::{claimed_issuer, decode_input, Reason, VerifiedAssertion};
+use samlgate_store::{Admission, AssertionAdmission, RequestToken, SessionId, SubjectKey};
 use samlgate_xml::Limits;
 
+use crate::login::safe_return_to;
+use crate::reason::GatewayReason;
 use crate::session::{Cookies, LoginState, Session, SessionError};
 use crate::state::{Gateway, Shared};
 
-/// The gateway's own reason codes (DESIGN.md), beside the engine's.
-pub mod reason {
-    /// RelayState too long, or a login state that is not ours.
-    pub const RELAY_STATE_INVALID: &str = "relay_state_invalid";
-    /// A verified value that cannot go into a header.
-    pub const INVALID_ATTRIBUTE_VALUE: &str = "invalid_attribute_value";
-    /// A route's attribute rule failed.
-    pub const ACCESS_DENIED: &str = "access_denied";
-    /// The replay store could not answer.
-    pub const STORE_UNAVAILABLE: &str = "store_unavailable";
-    /// The session outgrew the cookie budget.
-    pub const SESSION_TOO_LARGE: &str = "session_too_large";
-}
+/// Why a refused sign-in over plain HTTP most likely failed, for the page
+/// and the log line: the browser did not send the Lax login-state cookie
+/// on the IdP's cross-site POST.
+pub const HINT_LOGIN_COOKIE_OVER_HTTP: &str = "login_cookie_not_sent_over_http";
 
 /// The answer of the ACS.
 #[derive(Debug)]
@@ -41,44 +37,33 @@ pub enum AcsOutcome {
         idp: String,
         /// NameID, for the log line when configured.
         name_id: String,
+        /// The session's handle for `POST /sessions/revoke` (log line).
+        session: String,
     },
     /// An error page.
     Rejected {
-        /// HTTP status.
-        status: u16,
-        /// Reason code (metric label, log field, page).
-        reason: String,
+        /// Reason code, status and page text.
+        reason: GatewayReason,
         /// For the log only: never shown to the client.
         detail: String,
-        /// The IdP, when known.
+        /// The configured IdP the Response names (verified or not: a
+        /// label only), when it names one.
         idp: Option<String>,
-        /// Cookies to clear (a used login state).
-        set_cookies: Vec<String>,
+        /// What to change, when the gateway can tell (page and log).
+        hint: Option<&'static str>,
     },
 }
 
 fn rejected(
-    status: u16,
-    reason: &str,
+    reason: impl Into<GatewayReason>,
     detail: impl Into<String>,
     idp: Option<String>,
 ) -> AcsOutcome {
     AcsOutcome::Rejected {
-        status,
-        reason: reason.to_owned(),
+        reason: reason.into(),
         detail: detail.into(),
         idp,
-        set_cookies: Vec::new(),
-    }
-}
-
-/// The status of an engine rejection: input that could not be read is the
-/// client's error (400); everything else failed verification (403).
-fn status_for(reason: Reason) -> u16 {
-    match reason {
-        Reason::MalformedInput | Reason::MalformedXml | Reason::ForbiddenDtd => 400,
-        Reason::TooLarge => 413,
-        _ => 403,
+        hint: None,
     }
 }
 
@@ -167,40 +152,111 @@ pub fn parse_form(body: &[u8]) -> Result<(Vec<u8>, Option<String>), String> {
 /// SAML caps RelayState at 80 bytes (bindings §3.4.3).
 pub const MAX_RELAY_STATE: usize = 80;
 
+/// A verified assertion that passed every gateway check, not yet admitted
+/// by the replay store. Only [`admit`] turns it into a [`FreshAssertion`].
+#[derive(Debug)]
+pub struct PendingAssertion {
+    assertion: VerifiedAssertion,
+    idp: String,
+    subject: SubjectKey,
+    /// End of the acceptance window plus skew (unix ms).
+    window_end_ms: i64,
+}
+
+/// An assertion the replay store has seen for the first time.
+#[derive(Debug)]
+pub struct FreshAssertion(PendingAssertion);
+
+/// The single store call of an ACS: replay and logout tombstones. A store
+/// that cannot answer refuses the login (`store_unavailable`), whatever
+/// the policy: with `on_failure = "local"` the store itself answers from
+/// its node-local memory instead.
+pub async fn admit(
+    shared: &Shared,
+    pending: PendingAssertion,
+) -> Result<FreshAssertion, AcsOutcome> {
+    let token = RequestToken::random().map_err(|e| {
+        rejected(
+            GatewayReason::Internal,
+            e.to_string(),
+            Some(pending.idp.clone()),
+        )
+    })?;
+    let a = &pending.assertion;
+    let admission = AssertionAdmission {
+        subject: pending.subject,
+        issuer: a.issuer(),
+        assertion_id: a.assertion_id(),
+        session_index: a.session_index(),
+        issue_instant_ms: a.issue_instant().map_or(0, |t| t.unix_millis()),
+        expires_ms: pending.window_end_ms,
+        token,
+    };
+    let idp = Some(pending.idp.clone());
+    match shared.store.admit(&admission).await {
+        Ok(Admission::Fresh) => Ok(FreshAssertion(pending)),
+        Ok(Admission::Replayed) => {
+            shared.metrics.replay_rejections.inc();
+            Err(rejected(
+                Reason::Replayed,
+                "this assertion was already used",
+                idp,
+            ))
+        }
+        Ok(Admission::LoggedOut) => Err(rejected(
+            Reason::Expired,
+            "the IdP ended this session (LogoutRequest) before this assertion arrived",
+            idp,
+        )),
+        Err(e) => Err(rejected(
+            GatewayReason::StoreUnavailable,
+            e.to_string(),
+            idp,
+        )),
+    }
+}
+
 /// Handles an ACS POST body (`application/x-www-form-urlencoded`).
-pub fn consume(
+pub async fn consume(
     gateway: &Gateway,
     shared: &Shared,
     body: &[u8],
     cookies: &Cookies<'_>,
 ) -> AcsOutcome {
-    let (saml_response, relay_state) = match parse_form(body) {
-        Ok(fields) => fields,
-        Err(detail) => return rejected(400, "malformed_input", detail, None),
+    let (pending, login, relay_state) = match verify(gateway, shared, body, cookies) {
+        Ok(verified) => verified,
+        Err(outcome) => return outcome,
     };
+    let fresh = match admit(shared, pending).await {
+        Ok(fresh) => fresh,
+        Err(outcome) => return outcome,
+    };
+    issue_session(gateway, shared, fresh, login, relay_state.as_deref())
+}
+
+/// Everything up to the store: form, decoding, the engine, the gateway's
+/// own checks. No state changes here.
+fn verify(
+    gateway: &Gateway,
+    shared: &Shared,
+    body: &[u8],
+    cookies: &Cookies<'_>,
+) -> Result<(PendingAssertion, Option<LoginState>, Option<String>), AcsOutcome> {
+    let (saml_response, relay_state) =
+        parse_form(body).map_err(|detail| rejected(Reason::MalformedInput, detail, None))?;
     if relay_state
         .as_ref()
         .is_some_and(|r| r.len() > MAX_RELAY_STATE)
     {
-        return rejected(
-            400,
-            reason::RELAY_STATE_INVALID,
+        return Err(rejected(
+            GatewayReason::RelayStateInvalid,
             "RelayState longer than 80 bytes",
             None,
-        );
+        ));
     }
     let limits = Limits::default();
-    let xml = match decode_input(&saml_response, limits.max_document_bytes) {
-        Ok(xml) => xml,
-        Err(e) => {
-            return rejected(
-                status_for(e.reason()),
-                e.reason().as_str(),
-                e.to_string(),
-                None,
-            )
-        }
-    };
+    let xml = decode_input(&saml_response, limits.max_document_bytes)
+        .map_err(|e| rejected(e.reason(), e.to_string(), None))?;
 
     let now = shared.clock.now();
     let now_s = now.unix_millis() / 1000;
@@ -209,17 +265,37 @@ pub fn consume(
             .cookies
             .read_login(&gateway.ring, cookies, rs, now_s)
     });
-    let clear_login: Vec<String> = match (&login, &relay_state) {
-        (Some(_), Some(rs)) => vec![gateway.cookies.clear_login(rs)],
-        _ => Vec::new(),
+    // A refusal names the configured IdP the Response claims to come
+    // from (a label for logs and metrics; never trusted for anything).
+    let label = |gateway: &Gateway| {
+        claimed_issuer(&xml, &limits)
+            .and_then(|issuer| gateway.idp_for_issuer(&issuer))
+            .map(|idp| idp.config.name.clone())
     };
+    let hint = |reason: GatewayReason| {
+        (reason == GatewayReason::Engine(Reason::InResponseToMismatch)
+            && login.is_none()
+            && relay_state.is_some()
+            && !gateway.cookies.secure)
+            .then_some(HINT_LOGIN_COOKIE_OVER_HTTP)
+    };
+    let refuse =
+        |reason: GatewayReason, detail: String, idp: Option<String>| AcsOutcome::Rejected {
+            hint: hint(reason),
+            reason,
+            detail,
+            idp,
+        };
 
+    // Without a login state in this browser, a Response that answers a
+    // request is refused even where IdP-initiated login is allowed: it
+    // was not meant for this browser.
     let trust = gateway.trust();
     let validator = gateway.validator(
         &trust,
         shared.clock.as_ref(),
         login.as_ref().map(|l| l.request_id.as_str()),
-        Some(&shared.replay),
+        login.is_none(),
     );
     let started = MonoInstant::now();
     let result = validator.validate(&xml);
@@ -227,94 +303,139 @@ pub fn consume(
         .metrics
         .acs_validation_seconds
         .observe(started.elapsed().as_secs_f64());
-    let with_cookies = |mut outcome: AcsOutcome| {
-        if let AcsOutcome::Rejected { set_cookies, .. } = &mut outcome {
-            set_cookies.extend(clear_login.iter().cloned());
-        }
-        outcome
-    };
     let assertion = match result {
         Ok(a) => a,
         Err(e) => {
-            // The engine reports an unreachable store as `replayed` (fail
-            // closed, within the verify contract); the gateway names it.
-            let store_down = matches!(e, SamlError::ReplayStoreUnavailable { .. });
-            if e.reason() == Reason::Replayed && !store_down {
-                shared.metrics.replay_rejections.inc();
-            }
-            let reason = if store_down {
-                reason::STORE_UNAVAILABLE
-            } else {
-                e.reason().as_str()
-            };
-            return with_cookies(rejected(
-                status_for(e.reason()),
-                reason,
-                e.to_string(),
-                None,
-            ));
+            return Err(refuse(e.reason().into(), e.to_string(), label(gateway)));
         }
     };
     let Some(idp) = gateway.idp_for_issuer(assertion.issuer()) else {
-        return with_cookies(rejected(
-            403,
-            "unknown_issuer",
+        return Err(rejected(
+            Reason::UnknownIssuer,
             "issuer is not a configured IdP",
             None,
         ));
     };
     let idp_name = idp.config.name.clone();
-    let fail = |status: u16, reason: &str, detail: &str| {
-        with_cookies(rejected(status, reason, detail, Some(idp_name.clone())))
+    let fail = |reason: GatewayReason, detail: &str| {
+        Err(refuse(reason, detail.to_owned(), Some(idp_name.clone())))
     };
 
     match &login {
         Some(state) if state.idp != idp_name => {
             return fail(
-                403,
-                "issuer_mismatch",
+                Reason::IssuerMismatch.into(),
                 "the Response comes from another IdP than the one the login was sent to",
             );
         }
         None if !idp.config.allow_idp_initiated => {
             return fail(
-                403,
-                "in_response_to_mismatch",
+                Reason::InResponseToMismatch.into(),
                 "no login in progress for this RelayState in this browser, and IdP-initiated login is not allowed for this IdP",
             );
         }
         _ => {}
     }
-
-    let skew = gateway.config.sp.clock_skew_seconds;
-    let oldest = now.plus_seconds(-(gateway.config.sp.max_response_age_seconds + skew));
-    match assertion.issue_instant() {
-        Some(t) if t >= oldest => {}
-        _ => {
-            return fail(
-                403,
-                "expired",
-                "the assertion's IssueInstant is older than sp.max_response_age_seconds",
-            )
+    if idp.config.require_name_id_format {
+        if let Some(wanted) = &idp.config.name_id_format {
+            if assertion.name_id_format() != Some(wanted.as_str()) {
+                return fail(
+                    Reason::NameidFormatMismatch.into(),
+                    &format!(
+                        "NameID Format {:?} is not the required {wanted}",
+                        assertion.name_id_format().unwrap_or("(none)")
+                    ),
+                );
+            }
         }
     }
 
+    let skew = gateway.config.sp.clock_skew_seconds;
+    let max_age = gateway.config.sp.max_response_age_seconds;
+    let oldest = now.plus_seconds(-(max_age + skew));
+    let issued = match assertion.issue_instant() {
+        Some(t) if t >= oldest && t <= now.plus_seconds(skew) => t,
+        Some(t) if t > now.plus_seconds(skew) => {
+            return fail(
+                Reason::NotYetValid.into(),
+                "the assertion's IssueInstant is in the future",
+            )
+        }
+        _ => {
+            return fail(
+                Reason::Expired.into(),
+                "the assertion's IssueInstant is older than sp.max_response_age_seconds",
+            )
+        }
+    };
+    // The acceptance window ends at the first of NotOnOrAfter and the
+    // IssueInstant age limit, plus skew: the replay record lives exactly
+    // that long. The age limit bounds it, so no assertion's window can
+    // outlive its replay record (nothing is capped silently).
+    let by_age = issued.plus_seconds(max_age + skew);
+    let window_end = assertion
+        .not_on_or_after()
+        .map_or(by_age, |t| t.plus_seconds(skew).min(by_age));
+    let subject = SubjectKey::new(
+        assertion.issuer(),
+        assertion.name_id_format(),
+        assertion.name_qualifier(),
+        assertion.sp_name_qualifier(),
+        assertion.name_id(),
+    );
+    Ok((
+        PendingAssertion {
+            assertion,
+            idp: idp_name,
+            subject,
+            window_end_ms: window_end.unix_millis(),
+        },
+        login,
+        relay_state,
+    ))
+}
+
+/// The session cookies for an admitted assertion, and where to go next.
+fn issue_session(
+    gateway: &Gateway,
+    shared: &Shared,
+    fresh: FreshAssertion,
+    login: Option<LoginState>,
+    relay_state: Option<&str>,
+) -> AcsOutcome {
+    let FreshAssertion(pending) = fresh;
+    let assertion = pending.assertion;
+    let idp_name = pending.idp;
+    let now_s = shared.clock.now().unix_millis() / 1000;
+    let fail =
+        |reason: GatewayReason, detail: String| rejected(reason, detail, Some(idp_name.clone()));
     let mut expires = now_s + gateway.config.session.lifetime_seconds;
     if let Some(limit) = assertion.session_not_on_or_after() {
         expires = expires.min(limit.unix_millis() / 1000);
     }
     if expires <= now_s {
-        return fail(403, "expired", "SessionNotOnOrAfter has passed");
+        return fail(
+            Reason::Expired.into(),
+            "SessionNotOnOrAfter has passed".into(),
+        );
     }
+    let session_id = match SessionId::random() {
+        Ok(id) => id,
+        Err(e) => return fail(GatewayReason::Internal, e.to_string()),
+    };
     let session = Session {
         idp: idp_name.clone(),
         issuer: assertion.issuer().to_owned(),
         name_id: assertion.name_id().to_owned(),
         name_id_format: assertion.name_id_format().map(str::to_owned),
+        name_qualifier: assertion.name_qualifier().map(str::to_owned),
+        sp_name_qualifier: assertion.sp_name_qualifier().map(str::to_owned),
         session_index: assertion.session_index().map(str::to_owned),
         attributes: assertion.attributes().to_vec(),
         issued: now_s,
         expires,
+        session_id: session_id.to_b64url(),
+        assertion_issued_ms: assertion.issue_instant().map_or(0, |t| t.unix_millis()),
     };
     let mut set_cookies =
         match gateway
@@ -324,14 +445,18 @@ pub fn consume(
             Ok(c) => c,
             Err(e @ SessionError::TooLarge { .. }) => {
                 shared.metrics.sessions_too_large.inc();
-                return fail(400, reason::SESSION_TOO_LARGE, &e.to_string());
+                return fail(GatewayReason::SessionTooLarge, e.to_string());
             }
-            Err(e) => return fail(500, "internal", &e.to_string()),
+            Err(e) => return fail(GatewayReason::Internal, e.to_string()),
         };
-    set_cookies.extend(clear_login);
-    let location = match &login {
-        Some(state) => state.return_to.clone(),
-        None => safe_return_to(gateway, relay_state.as_deref()),
+    let location = match (&login, relay_state) {
+        (Some(state), Some(relay_state)) => {
+            // The login is used: its state cookie goes (only now, after
+            // the Response verified and was admitted).
+            set_cookies.push(gateway.cookies.clear_login(relay_state));
+            state.return_to.clone()
+        }
+        _ => safe_return_to(gateway, relay_state),
     };
     shared
         .metrics
@@ -343,162 +468,7 @@ pub fn consume(
         set_cookies,
         idp: idp_name,
         name_id: session.name_id,
-    }
-}
-
-/// A return path that stays on this gateway: `//host/…` (scheme-relative),
-/// backslashes (browsers read `/\\host` as `//host`) and control characters
-/// make it `/`. A request line such as `GET //evil.test/x` must not turn
-/// into a redirect off-site after login (ATTACKS §18).
-pub fn local_path(path: &str) -> String {
-    if path.starts_with('/')
-        && !path.starts_with("//")
-        && !path.chars().any(|c| c.is_control() || c == '\\')
-    {
-        path.to_owned()
-    } else {
-        "/".to_owned()
-    }
-}
-
-/// The target of an unsolicited Response's RelayState: a local path, or an
-/// absolute URL on a configured host (reduced to its path); anything else
-/// (another host, `//host`, `\`, a scheme) is ignored for `/`.
-pub fn safe_return_to(gateway: &Gateway, relay_state: Option<&str>) -> String {
-    let Some(rs) = relay_state else {
-        return "/".into();
-    };
-    if rs.chars().any(|c| c.is_control() || c == '\\') {
-        return "/".into();
-    }
-    if rs.starts_with('/') {
-        return local_path(rs);
-    }
-    for scheme in ["https://", "http://"] {
-        if let Some(rest) = rs.strip_prefix(scheme) {
-            let (authority, path) = match rest.find(['/', '?', '#']) {
-                Some(i) => rest.split_at(i),
-                None => (rest, "/"),
-            };
-            let host = authority.split(':').next().unwrap_or(authority);
-            if !authority.contains('@')
-                && gateway.hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
-            {
-                return if path.starts_with('/') {
-                    local_path(path)
-                } else {
-                    local_path(&format!("/{path}"))
-                };
-            }
-        }
-    }
-    "/".into()
-}
-
-/// Random hex, for request IDs and RelayState tokens.
-pub fn random_hex(bytes: usize) -> String {
-    let mut raw = vec![0u8; bytes];
-    if rand_bytes(&mut raw).is_err() {
-        // openssl's CSPRNG does not fail once seeded; should it, an
-        // all-zero token would be guessable, so take the time instead of
-        // nothing and let the signature/sealing carry the security.
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        for (i, b) in raw.iter_mut().enumerate() {
-            *b = (t >> ((i % 16) * 8)) as u8;
-        }
-    }
-    let mut out = String::with_capacity(bytes * 2);
-    for b in raw {
-        for nibble in [b >> 4, b & 15] {
-            out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
-        }
-    }
-    out
-}
-
-/// How a login starts: a redirect URL or a POST form, plus the login-state
-/// cookie.
-#[derive(Debug)]
-pub enum LoginStart {
-    /// 302 to this URL.
-    Redirect(String, String),
-    /// 200 with this auto-submitting form.
-    PostForm(String, String),
-}
-
-/// Why a login cannot start.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct LoginError(pub String);
-
-/// Builds the AuthnRequest for `idp` and binds it to the browser.
-pub fn start_login(
-    gateway: &Gateway,
-    shared: &Shared,
-    idp_name: &str,
-    entity: &IdpEntity,
-    return_to: &str,
-) -> Result<LoginStart, LoginError> {
-    let idp = gateway
-        .idp_named(idp_name)
-        .ok_or_else(|| LoginError(format!("no IdP {idp_name}")))?;
-    let post = idp.config.authn_request_binding == "post";
-    let binding = if post {
-        samlgate_saml::BINDING_HTTP_POST
-    } else {
-        BINDING_HTTP_REDIRECT
-    };
-    let sso: &Endpoint = IdpEntity::endpoint(&entity.sso, binding).ok_or_else(|| {
-        LoginError(format!(
-            "the IdP metadata has no SingleSignOnService for {binding}"
-        ))
-    })?;
-    let now = shared.clock.now();
-    let request_id = format!("_{}", random_hex(20));
-    let relay_state = random_hex(16);
-    let acs = match idp.config.acs_index {
-        Some(i) => AcsTarget::Index(i),
-        None => AcsTarget::Url(&gateway.acs_url),
-    };
-    let request = AuthnRequest {
-        id: &request_id,
-        issue_instant: now,
-        destination: &sso.location,
-        issuer: &gateway.config.sp.entity_id,
-        acs,
-        name_id_format: idp.config.name_id_format.as_deref(),
-        force_authn: idp.config.force_authn,
-    };
-    let lifetime = gateway.config.session.login_lifetime_seconds;
-    let state = LoginState {
-        request_id: request_id.clone(),
-        return_to: local_path(return_to),
-        idp: idp_name.to_owned(),
-        expires: now.unix_millis() / 1000 + lifetime,
-    };
-    let cookie = gateway
-        .cookies
-        .login_cookie(&gateway.ring, &relay_state, &state, lifetime)
-        .map_err(|e| LoginError(e.to_string()))?;
-    let key = gateway.signing_key.as_ref();
-    shared
-        .metrics
-        .login_redirects
-        .with_label_values(&[idp_name])
-        .inc();
-    if post {
-        let form = request
-            .post_form(Some(&relay_state), key)
-            .map_err(|e| LoginError(e.to_string()))?;
-        Ok(LoginStart::PostForm(form, cookie))
-    } else {
-        let url = request
-            .redirect_url(Some(&relay_state), key)
-            .map_err(|e| LoginError(e.to_string()))?;
-        Ok(LoginStart::Redirect(url, cookie))
+        session: samlgate_store::session_handle(&pending.subject, &session_id),
     }
 }
 

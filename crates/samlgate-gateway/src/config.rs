@@ -63,9 +63,13 @@ pub struct Config {
     pub headers: HeadersConfig,
     /// The session cookie.
     pub session: SessionConfig,
-    /// The replay store.
+    /// Replay and revocation state: this node's memory, or Redis shared
+    /// by every node.
     #[serde(default)]
-    pub replay: ReplayConfig,
+    pub store: samlgate_store::StoreConfig,
+    /// The table's name before `[store]`: refused with a rename message.
+    #[serde(default)]
+    replay: Option<toml::Value>,
 }
 
 /// Listeners and process settings. Listener addresses are read at start;
@@ -111,6 +115,14 @@ pub struct ServerConfig {
     /// ones are refused with 431 before any routing.
     #[serde(default = "default_max_request_header_bytes")]
     pub max_request_header_bytes: usize,
+    /// Peers (addresses or CIDR blocks) whose `X-Forwarded-For` is kept
+    /// and appended to (load balancers in front of the gateway); from any
+    /// other peer it is replaced by the peer's address.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// A file holding the bearer token of the admin listener's
+    /// `POST /sessions/revoke`; without it that endpoint answers 404.
+    pub admin_token_file: Option<PathBuf>,
     /// Seconds to wait for an upstream connection.
     #[serde(default = "default_connect_timeout")]
     pub upstream_connect_timeout_seconds: u64,
@@ -163,6 +175,8 @@ impl Default for ServerConfig {
             shutdown_delay_seconds: default_shutdown_delay(),
             client_header_timeout_seconds: default_client_header_timeout(),
             max_request_header_bytes: default_max_request_header_bytes(),
+            trusted_proxies: Vec::new(),
+            admin_token_file: None,
             upstream_connect_timeout_seconds: default_connect_timeout(),
             upstream_read_timeout_seconds: default_read_timeout(),
         }
@@ -199,6 +213,9 @@ pub struct SpConfig {
     /// SP metadata path.
     #[serde(default = "default_metadata_path")]
     pub metadata_path: String,
+    /// Where a browser goes after signing out: a path on this gateway or
+    /// an absolute URL; default, a page of the gateway's saying so.
+    pub logout_landing: Option<String>,
     /// PEM key that signs AuthnRequests and metadata.
     pub signing_key: Option<PathBuf>,
     /// Its PEM certificate.
@@ -292,6 +309,16 @@ pub struct IdpConfig {
     /// Ask the IdP to re-authenticate.
     #[serde(default)]
     pub force_authn: bool,
+    /// Refuse a Response whose NameID Format is not `name_id_format`
+    /// (`nameid_format_mismatch`): an IdP may answer another format than
+    /// the one asked for (a transient value changes at every login).
+    #[serde(default)]
+    pub require_name_id_format: bool,
+    /// Accept a plain `http://` metadata_url without a
+    /// metadata_signing_cert (anyone on the path could swap the IdP's
+    /// keys): loopback demos and tests only.
+    #[serde(default)]
+    pub allow_insecure_metadata: bool,
 }
 
 fn default_refresh() -> u64 {
@@ -435,8 +462,11 @@ pub struct SessionConfig {
     pub login_lifetime_seconds: i64,
 }
 
+/// The default session cookie name (`__Host-` is prepended under TLS).
+pub const DEFAULT_COOKIE_NAME: &str = "samlgate_session";
+
 fn default_cookie() -> String {
-    "samlgate_session".into()
+    DEFAULT_COOKIE_NAME.into()
 }
 fn default_lifetime() -> i64 {
     8 * 3600
@@ -446,34 +476,6 @@ fn default_max_cookie() -> usize {
 }
 fn default_login_lifetime() -> i64 {
     300
-}
-
-/// The replay store.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReplayConfig {
-    /// `memory` (redis comes later).
-    #[serde(default = "default_store")]
-    pub store: String,
-    /// Bound of the in-memory store.
-    #[serde(default = "default_replay_entries")]
-    pub max_entries: u64,
-}
-
-fn default_store() -> String {
-    "memory".into()
-}
-fn default_replay_entries() -> u64 {
-    1_000_000
-}
-
-impl Default for ReplayConfig {
-    fn default() -> Self {
-        ReplayConfig {
-            store: default_store(),
-            max_entries: default_replay_entries(),
-        }
-    }
 }
 
 /// Header names a backend may read as the user, stripped by default.
@@ -538,6 +540,12 @@ impl Config {
         if let Some(p) = &mut self.session.keys_file {
             fix(p);
         }
+        if let Some(p) = &mut self.server.admin_token_file {
+            fix(p);
+        }
+        if let Some(p) = &mut self.store.tls_ca {
+            fix(p);
+        }
     }
 
     /// Every referenced file must be readable.
@@ -575,6 +583,12 @@ impl Config {
         }
         if let Some(p) = &self.session.keys_file {
             check("session.keys_file".into(), p);
+        }
+        if let Some(p) = &self.server.admin_token_file {
+            check("server.admin_token_file".into(), p);
+        }
+        if let Some(p) = &self.store.tls_ca {
+            check("store.tls_ca".into(), p);
         }
         if problems.is_empty() {
             Ok(())
@@ -690,6 +704,16 @@ impl Config {
                 {
                     p.add(&at("metadata_url"), "must be an http:// or https:// URL")
                 }
+                (None, Some(url))
+                    if url.starts_with("http://")
+                        && idp.metadata_signing_cert.is_none()
+                        && !idp.allow_insecure_metadata =>
+                {
+                    p.add(
+                        &at("metadata_url"),
+                        "plain http:// metadata can be swapped by anyone on the path (and with it the IdP's keys): use https://, set metadata_signing_cert, or (loopback tests only) allow_insecure_metadata = true",
+                    )
+                }
                 _ => {}
             }
             if !(60..=7 * 86_400).contains(&idp.refresh_interval_seconds) {
@@ -792,6 +816,12 @@ impl Config {
                 p.add(&format!("headers.strip[{i}]"), "not a valid header name");
             }
         }
+        if h.separator.is_empty() {
+            p.add(
+                "headers.separator",
+                "must not be empty (several values would run together)",
+            );
+        }
         if h.separator.contains(['\r', '\n', '\0']) {
             p.add("headers.separator", "must not contain CR, LF or NUL");
         }
@@ -827,14 +857,33 @@ impl Config {
             );
         }
 
-        if self.replay.store != "memory" {
+        if self.replay.is_some() {
             p.add(
-                "replay.store",
-                "only \"memory\" is available in this version",
+                "replay",
+                "the [replay] table is now [store] (backend = \"memory\" | \"redis\", max_entries, ...): rename it",
             );
         }
-        if self.replay.max_entries < 1000 {
-            p.add("replay.max_entries", "must be at least 1000");
+        for problem in self.store.validate() {
+            p.add(&problem.path, problem.message);
+        }
+        for (i, block) in self.server.trusted_proxies.iter().enumerate() {
+            if crate::ip_block::IpBlock::parse(block).is_none() {
+                p.add(
+                    &format!("server.trusted_proxies[{i}]"),
+                    "must be an IP address or a CIDR block such as 10.0.0.0/8",
+                );
+            }
+        }
+        if let Some(landing) = &self.sp.logout_landing {
+            let ok = (landing.starts_with('/') && !landing.starts_with("//"))
+                || landing.starts_with("https://")
+                || landing.starts_with("http://");
+            if !ok || landing.contains(['\r', '\n', ' ']) {
+                p.add(
+                    "sp.logout_landing",
+                    "must be a path such as /signed-out or an http(s):// URL",
+                );
+            }
         }
         p.finish()
     }
@@ -1032,7 +1081,10 @@ keys = ["AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="]
     #[test]
     fn unknown_fields_are_refused() {
         let err =
-            Config::from_toml(&format!("{MINIMAL}\n[replay]\nstroe = \"memory\"\n")).unwrap_err();
-        assert!(err.to_string().contains("stroe"), "{err}");
+            Config::from_toml(&format!("{MINIMAL}\n[store]\nbakend = \"memory\"\n")).unwrap_err();
+        assert!(err.to_string().contains("bakend"), "{err}");
+        let err =
+            Config::from_toml(&format!("{MINIMAL}\n[replay]\nmax_entries = 5000\n")).unwrap_err();
+        assert!(err.to_string().contains("now [store]"), "{err}");
     }
 }

@@ -257,6 +257,10 @@ mod tests {
             )],
             issued: 0,
             expires: 10,
+            name_qualifier: None,
+            sp_name_qualifier: None,
+            session_id: String::new(),
+            assertion_issued_ms: 0,
         }
     }
 

@@ -4,8 +4,8 @@
 use std::sync::{Arc, OnceLock};
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Every metric of the gateway, in its own registry.
@@ -20,11 +20,13 @@ pub struct Metrics {
     pub acs_validation_seconds: Histogram,
     /// Replayed assertions refused.
     pub replay_rejections: IntCounter,
-    /// Entries in the replay store.
-    pub replay_store_size: IntGauge,
-    /// Unexpired replay entries evicted because the store was full (each is
-    /// a window in which that assertion could be replayed).
-    pub replay_evictions: IntCounter,
+    /// Store, revocation and logout metrics (the store's observer).
+    pub cluster: std::sync::Arc<crate::cluster_metrics::ClusterMetrics>,
+    /// Unix time of each IdP metadata's validUntil.
+    pub metadata_valid_until: IntGaugeVec,
+    /// Unix time at which the first of each IdP's trusted signing
+    /// certificates expires.
+    pub signing_cert_expiry: IntGaugeVec,
     /// Sessions issued, by IdP.
     pub sessions_issued: IntCounterVec,
     /// Sessions refused because they outgrew the cookie budget.
@@ -165,7 +167,7 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-fn counter_vec(
+pub(crate) fn counter_vec(
     r: &Registry,
     name: &str,
     help: &str,
@@ -176,7 +178,7 @@ fn counter_vec(
     Ok(c)
 }
 
-fn gauge_vec(
+pub(crate) fn gauge_vec(
     r: &Registry,
     name: &str,
     help: &str,
@@ -188,7 +190,7 @@ fn gauge_vec(
 }
 
 /// Latency buckets from 50 µs (a validation) to 30 s (a slow backend).
-const BUCKETS: [f64; 16] = [
+pub(crate) const BUCKETS: [f64; 16] = [
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
     5.0, 30.0,
 ];
@@ -228,16 +230,6 @@ impl Metrics {
             "Assertions refused because they were already used",
         )?;
         r.register(Box::new(replay_rejections.clone()))?;
-        let replay_store_size = IntGauge::new(
-            "samlgate_replay_store_entries",
-            "Entries in the replay store",
-        )?;
-        r.register(Box::new(replay_store_size.clone()))?;
-        let replay_evictions = IntCounter::new(
-            "samlgate_replay_store_evictions_total",
-            "Unexpired replay entries evicted because the store was full",
-        )?;
-        r.register(Box::new(replay_evictions.clone()))?;
         let sessions_too_large = IntCounter::new(
             "samlgate_sessions_too_large_total",
             "Logins refused because the session outgrew session.max_cookie_bytes",
@@ -274,8 +266,19 @@ impl Metrics {
             )?,
             acs_validation_seconds,
             replay_rejections,
-            replay_store_size,
-            replay_evictions,
+            cluster: std::sync::Arc::new(crate::cluster_metrics::ClusterMetrics::register(&r)?),
+            metadata_valid_until: gauge_vec(
+                &r,
+                "samlgate_idp_metadata_valid_until_timestamp_seconds",
+                "Unix time of the validUntil of each IdP's metadata",
+                &["idp"],
+            )?,
+            signing_cert_expiry: gauge_vec(
+                &r,
+                "samlgate_idp_signing_cert_expiry_timestamp_seconds",
+                "Unix time at which the first of each IdP's trusted signing certificates expires",
+                &["idp"],
+            )?,
             sessions_issued: counter_vec(
                 &r,
                 "samlgate_sessions_issued_total",
@@ -327,6 +330,9 @@ impl Metrics {
         m.build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
+        for outcome in ["ok", "failed"] {
+            m.config_reloads.with_label_values(&[outcome]);
+        }
         Ok(m)
     }
 

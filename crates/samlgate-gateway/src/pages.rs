@@ -7,6 +7,8 @@
 
 use samlgate_saml::xml_escape;
 
+use crate::reason::GatewayReason;
+
 /// A response body with its content type.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -26,62 +28,54 @@ pub fn wants_json(accept: Option<&str>) -> bool {
     })
 }
 
-/// A human sentence per reason; the codes themselves are the contract.
-fn explain(reason: &str) -> &'static str {
-    match reason {
-        "replayed" => "This sign-in response was already used. Please sign in again.",
-        "expired" | "not_yet_valid" => {
-            "The sign-in response is outside its validity period. Check that the clocks of the identity provider and this server agree, then sign in again."
+/// What a hint code tells the user and the operator to change.
+fn hint_text(hint: &str) -> &'static str {
+    match hint {
+        crate::acs::HINT_LOGIN_COOKIE_OVER_HTTP => {
+            "This gateway is served over plain HTTP and the identity provider is on another site, so the browser did not send back the cookie that ties the sign-in to this browser. Serve the gateway over HTTPS, or set an https:// sp.base_url behind a TLS load balancer."
         }
-        "unknown_issuer" => "The sign-in response comes from an identity provider that this service does not trust.",
-        "audience_mismatch" | "destination_mismatch" | "recipient_mismatch" => {
-            "The sign-in response was meant for another service."
-        }
-        "in_response_to_mismatch" | "relay_state_invalid" => {
-            "The sign-in response does not match a sign-in started in this browser. Please start again from the application."
-        }
-        "too_large" => "The request is too large.",
-        "malformed_input" | "malformed_xml" | "schema_violation" => "The sign-in response could not be read.",
-        "session_too_large" => {
-            "Your account carries more information (for example group memberships) than fits in a browser session. Ask your administrator to reduce the attributes released to this service."
-        }
-        "access_denied" => "You are signed in, but not allowed to use this application.",
-        "invalid_attribute_value" => "Your account data contains characters that cannot be passed on to the application.",
-        "unauthenticated" => "Authentication is required.",
-        "upstream_unavailable" => "The application behind this gateway is not reachable right now.",
-        "upstream_timeout" => "The application behind this gateway did not answer in time.",
-        "not_found" => "There is nothing at this address.",
-        "method_not_allowed" => "This address does not accept that method.",
-        "idp_unavailable" => "The identity provider is not available (its metadata could not be loaded).",
-        "store_unavailable" => "The sign-in could not be checked right now. Please try again.",
-        _ => "The sign-in response was rejected.",
+        _ => "",
     }
 }
 
-/// An error page for `reason`.
-pub fn error(status: u16, reason: &str, request_id: &str, json: bool) -> Page {
+/// An error page for `reason`, with an optional hint code saying what to
+/// change.
+pub fn error(reason: GatewayReason, request_id: &str, json: bool, hint: Option<&str>) -> Page {
+    let status = reason.status();
+    let code = reason.code();
     if json {
-        let body = serde_json::json!({
-            "error": reason,
-            "message": explain(reason),
+        let mut body = serde_json::json!({
+            "error": code,
+            "message": reason.explanation(),
             "request_id": request_id,
         });
+        if let Some(hint) = hint {
+            body["hint"] = serde_json::Value::from(hint);
+            body["remedy"] = serde_json::Value::from(hint_text(hint));
+        }
         return Page {
             status,
             content_type: "application/json",
             body: body.to_string().into_bytes(),
         };
     }
+    let hint_html = hint.map_or(String::new(), |h| {
+        format!(
+            "<p>{}</p><p>Hint: <code>{}</code></p>",
+            xml_escape(hint_text(h)),
+            xml_escape(h)
+        )
+    });
     let body = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
 <title>{status} — sign-in problem</title>\
 <style>body{{font-family:sans-serif;max-width:40em;margin:4em auto;color:#222}}code{{background:#eee;padding:0 .3em}}</style>\
-</head><body><h1>{}</h1><p>{}</p>\
+</head><body><h1>{}</h1><p>{}</p>{hint_html}\
 <p>Reason: <code>{}</code><br>Request ID: <code>{}</code></p>\
 <p>Give the request ID to your administrator if the problem persists.</p></body></html>",
         status_title(status),
-        xml_escape(explain(reason)),
-        xml_escape(reason),
+        xml_escape(reason.explanation()),
+        xml_escape(code),
         xml_escape(request_id)
     );
     Page {
@@ -145,10 +139,12 @@ mod tests {
             "text/html,application/xhtml+xml,application/json;q=0.9"
         )));
         assert!(!wants_json(None));
-        let p = error(403, "replayed", "r<1>", true);
+        let replayed = GatewayReason::Engine(samlgate_saml::Reason::Replayed);
+        let p = error(replayed, "r<1>", true, None);
         let v: serde_json::Value = serde_json::from_slice(&p.body).unwrap();
         assert_eq!(v["error"], "replayed");
-        let h = error(403, "replayed", "r<1>", false);
+        assert_eq!(p.status, 403);
+        let h = error(replayed, "r<1>", false, None);
         let text = String::from_utf8(h.body).unwrap();
         assert!(text.contains("r&lt;1&gt;") && !text.contains("r<1>"));
     }

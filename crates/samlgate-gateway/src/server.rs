@@ -28,7 +28,6 @@ use crate::config::Config;
 use crate::dataplane::{ClientLimits, DataPlane};
 use crate::key_cache::FingerprintKeyCache;
 use crate::metrics::Metrics;
-use crate::replay::MemoryReplayStore;
 use crate::state::{BuildOptions, Gateway, Shared};
 
 /// Why the gateway could not start.
@@ -99,15 +98,27 @@ impl Control {
             .build()
             .map_err(|e| StartError::Other(format!("cannot start the control runtime: {e}")))?;
         let key_cache = Arc::new(FingerprintKeyCache::new(100_000));
-        let capacity = config.replay.max_entries;
+        let store_config = config.store.clone();
         let gateway = runtime.block_on(Gateway::build(config, &source.options, &key_cache))?;
-        let clock = Arc::new(SystemClock);
+        let metrics = Metrics::new().map_err(|e| StartError::Other(e.to_string()))?;
+        // No network call here: a node starts while Redis is down, and the
+        // failure policy decides what it then does.
+        let handle = runtime
+            .block_on(samlgate_store::connect(
+                &store_config,
+                metrics.cluster.clone(),
+                Arc::new(samlgate_store::SystemClock),
+            ))
+            .map_err(|e| StartError::Other(format!("store: {e}")))?;
+        runtime.spawn(handle.maintenance.run());
         let shared = Arc::new(Shared {
             gateway: ArcSwap::from_pointee(gateway),
-            metrics: Metrics::new().map_err(|e| StartError::Other(e.to_string()))?,
-            replay: MemoryReplayStore::new(capacity, clock.clone()),
+            metrics,
+            store: handle.store,
+            view: handle.view,
+            on_failure: store_config.on_failure,
             key_cache,
-            clock,
+            clock: Arc::new(SystemClock),
             draining: Default::default(),
         });
         Ok(Control {
@@ -379,6 +390,9 @@ pub async fn reload(shared: &Shared, source: &ReloadSource) {
                 || gateway.config.server.admin_listen != old.config.server.admin_listen
             {
                 tracing::warn!("listener addresses changed: they apply at the next restart");
+            }
+            if gateway.config.store != old.config.store {
+                tracing::warn!("[store] changed: it applies at the next restart");
             }
             gateway.spawn_refresh();
             shared.gateway.store(Arc::new(gateway));

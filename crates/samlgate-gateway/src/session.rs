@@ -44,6 +44,12 @@ pub struct Session {
     /// AuthnStatement SessionIndex (for logout).
     #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
     pub session_index: Option<String>,
+    /// NameID NameQualifier, as received (for a LogoutRequest).
+    #[serde(rename = "q", default, skip_serializing_if = "Option::is_none")]
+    pub name_qualifier: Option<String>,
+    /// NameID SPNameQualifier, as received.
+    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
+    pub sp_name_qualifier: Option<String>,
     /// Attributes, values in order.
     #[serde(rename = "a", default)]
     pub attributes: Vec<(String, Vec<String>)>,
@@ -53,6 +59,15 @@ pub struct Session {
     /// Unix seconds: no longer valid from then.
     #[serde(rename = "x")]
     pub expires: i64,
+    /// The random session ID (base64url), the handle of a revocation of
+    /// this one session.
+    #[serde(rename = "d", default)]
+    pub session_id: String,
+    /// Unix milliseconds: the assertion's IssueInstant, compared with the
+    /// time of a logout (a session from an assertion issued before it is
+    /// revoked).
+    #[serde(rename = "m", default)]
+    pub assertion_issued_ms: i64,
 }
 
 impl Session {
@@ -77,6 +92,34 @@ pub struct LoginState {
     pub idp: String,
     /// Unix seconds.
     pub expires: i64,
+    /// The RelayState token it was made for (the cookie's slot is shared
+    /// by several tokens).
+    #[serde(default)]
+    pub relay_state: String,
+}
+
+/// An SP-initiated logout in flight: bound to the browser like the login
+/// state, so that the IdP's LogoutResponse can come back to any node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogoutState {
+    /// The LogoutRequest ID: the expected InResponseTo.
+    pub request_id: String,
+    /// The configured IdP name.
+    pub idp: String,
+    /// The RelayState token.
+    pub relay_state: String,
+    /// Unix seconds.
+    pub expires: i64,
+}
+
+/// Login-state cookies a browser holds at most (a page with many frames
+/// starting logins cannot grow the Cookie header without bound): a
+/// RelayState token's slot is its first hex digit modulo this, and a new
+/// login in a slot replaces the one before.
+pub const LOGIN_SLOTS: u8 = 4;
+
+fn slot(relay_state: &str) -> u8 {
+    relay_state.bytes().next().map_or(0, |b| b % LOGIN_SLOTS)
 }
 
 /// Why a session could not be written.
@@ -98,15 +141,44 @@ pub enum SessionError {
 /// The cookies' names and flags.
 #[derive(Debug, Clone)]
 pub struct CookieSettings {
-    /// The session cookie's name (chunks: `name_1`, `name_2`, ...).
+    /// The session cookie's name (chunks: `name_1`, `name_2`, ...), with
+    /// its `__Host-` prefix under TLS.
     pub name: String,
     /// Largest sealed session, all chunks together.
     pub max_bytes: usize,
     /// Add `Secure` (TLS listeners, or an https base URL).
     pub secure: bool,
+    /// The ACS path: login-state cookies are sent only there.
+    pub acs_path: String,
+    /// The SLO path: logout-state cookies are sent only there.
+    pub slo_path: String,
+}
+
+/// The configured session cookie name as set in browsers: under TLS the
+/// default name gets the `__Host-` prefix (Secure, Path=/, no Domain: a
+/// sibling subdomain cannot set or shadow it). A name chosen by the
+/// operator is kept as written.
+pub fn effective_cookie_name(configured: &str, secure: bool) -> String {
+    if secure && configured == crate::config::DEFAULT_COOKIE_NAME {
+        format!("__Host-{configured}")
+    } else {
+        configured.to_owned()
+    }
 }
 
 impl CookieSettings {
+    /// Login- and logout-state cookie names start with this: the session
+    /// name without `__Host-` (those cookies have a narrower Path), with
+    /// `__Secure-` under TLS.
+    fn state_prefix(&self) -> String {
+        let base = self.name.strip_prefix("__Host-").unwrap_or(&self.name);
+        if self.secure {
+            format!("__Secure-{base}")
+        } else {
+            base.to_owned()
+        }
+    }
+
     fn max_chunks(&self) -> usize {
         self.max_bytes.div_ceil(CHUNK) + 1
     }
@@ -214,9 +286,14 @@ impl CookieSettings {
         (session.expires > now).then_some(session)
     }
 
-    /// The login-state cookie's name for a RelayState token.
+    /// The login-state cookie's name for a RelayState token (its slot).
     pub fn login_cookie_name(&self, relay_state: &str) -> String {
-        format!("{}_login_{relay_state}", self.name)
+        format!("{}_login_{}", self.state_prefix(), slot(relay_state))
+    }
+
+    /// The logout-state cookie's name for a RelayState token (its slot).
+    pub fn logout_cookie_name(&self, relay_state: &str) -> String {
+        format!("{}_logout_{}", self.state_prefix(), slot(relay_state))
     }
 
     /// A `Set-Cookie` for the login state. `SameSite=None` (with `Secure`)
@@ -238,7 +315,7 @@ impl CookieSettings {
         Ok(format!(
             "{}={sealed}; {}",
             self.login_cookie_name(relay_state),
-            self.attributes(same_site, max_age)
+            self.attributes_at(&self.acs_path, same_site, max_age)
         ))
     }
 
@@ -253,25 +330,61 @@ impl CookieSettings {
         let sealed = cookies.get(&self.login_cookie_name(relay_state))?;
         let json = ring.open("login", sealed)?;
         let state: LoginState = serde_json::from_slice(&json).ok()?;
-        (state.expires > now).then_some(state)
-    }
-
-    /// True when a backend's `Set-Cookie` value names one of the gateway's
-    /// cookies (the session, its chunks, a login state), in any case.
-    pub fn is_gateway_set_cookie(&self, set_cookie: &[u8]) -> bool {
-        let name_end = memchr::memchr(b'=', set_cookie).unwrap_or(set_cookie.len());
-        let name = set_cookie.get(..name_end).unwrap_or_default().trim_ascii();
-        let ours = self.name.as_bytes();
-        name.len() >= ours.len()
-            && name
-                .get(..ours.len())
-                .is_some_and(|prefix| prefix.eq_ignore_ascii_case(ours))
+        (state.expires > now && state.relay_state == relay_state).then_some(state)
     }
 
     /// Clears a login-state cookie.
     pub fn clear_login(&self, relay_state: &str) -> String {
         let same_site = if self.secure { "None" } else { "Lax" };
-        self.clear(&self.login_cookie_name(relay_state), same_site)
+        format!(
+            "{}=; {}",
+            self.login_cookie_name(relay_state),
+            self.attributes_at(&self.acs_path, same_site, 0)
+        )
+    }
+
+    /// A `Set-Cookie` for the logout state, like the login state's but
+    /// sent only to the SLO path.
+    pub fn logout_cookie(
+        &self,
+        ring: &KeyRing,
+        state: &LogoutState,
+        max_age: i64,
+    ) -> Result<String, SessionError> {
+        let json = serde_json::to_vec(state).map_err(|e| SessionError::Seal(e.to_string()))?;
+        let sealed = ring
+            .seal("logout", &json)
+            .map_err(|e| SessionError::Seal(e.to_string()))?;
+        let same_site = if self.secure { "None" } else { "Lax" };
+        Ok(format!(
+            "{}={sealed}; {}",
+            self.logout_cookie_name(&state.relay_state),
+            self.attributes_at(&self.slo_path, same_site, max_age)
+        ))
+    }
+
+    /// The logout state of `relay_state`, if its cookie opens and is fresh.
+    pub fn read_logout(
+        &self,
+        ring: &KeyRing,
+        cookies: &Cookies<'_>,
+        relay_state: &str,
+        now: i64,
+    ) -> Option<LogoutState> {
+        let sealed = cookies.get(&self.logout_cookie_name(relay_state))?;
+        let json = ring.open("logout", sealed)?;
+        let state: LogoutState = serde_json::from_slice(&json).ok()?;
+        (state.expires > now && state.relay_state == relay_state).then_some(state)
+    }
+
+    /// Clears a logout-state cookie.
+    pub fn clear_logout(&self, relay_state: &str) -> String {
+        let same_site = if self.secure { "None" } else { "Lax" };
+        format!(
+            "{}=; {}",
+            self.logout_cookie_name(relay_state),
+            self.attributes_at(&self.slo_path, same_site, 0)
+        )
     }
 
     fn chunk_name(&self, i: usize) -> String {
@@ -283,8 +396,12 @@ impl CookieSettings {
     }
 
     fn attributes(&self, same_site: &str, max_age: i64) -> String {
+        self.attributes_at("/", same_site, max_age)
+    }
+
+    fn attributes_at(&self, path: &str, same_site: &str, max_age: i64) -> String {
         let secure = if self.secure { "; Secure" } else { "" };
-        format!("Path=/; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}")
+        format!("Path={path}; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}")
     }
 
     fn clear(&self, name: &str, same_site: &str) -> String {
@@ -366,6 +483,8 @@ mod tests {
             name: "sg".into(),
             max_bytes: max,
             secure: true,
+            acs_path: "/saml/acs".into(),
+            slo_path: "/saml/logout".into(),
         }
     }
 
@@ -388,6 +507,10 @@ mod tests {
             )],
             issued: 100,
             expires: 1000,
+            name_qualifier: None,
+            sp_name_qualifier: None,
+            session_id: "sid".into(),
+            assertion_issued_ms: 99_000,
         }
     }
 
@@ -505,13 +628,37 @@ mod tests {
             return_to: "/app?x=1".into(),
             idp: "corp".into(),
             expires: 400,
+            relay_state: "a0f1".into(),
         };
-        let c = s.login_cookie(&ring, "tok1", &state, 300).unwrap();
+        let c = s.login_cookie(&ring, "a0f1", &state, 300).unwrap();
         assert!(c.contains("SameSite=None") && c.contains("Secure"));
+        assert!(c.starts_with("__Secure-sg_login_1=") && c.contains("Path=/saml/acs;"));
         let header = jar(&[c]);
         let j = parsed(&header);
-        assert_eq!(s.read_login(&ring, &j, "tok1", 300), Some(state));
-        assert_eq!(s.read_login(&ring, &j, "tok2", 300), None);
-        assert_eq!(s.read_login(&ring, &j, "tok1", 400), None, "expired");
+        assert_eq!(s.read_login(&ring, &j, "a0f1", 300), Some(state));
+        // Same slot ('e' % 4 == 'a' % 4), another token: not this login.
+        assert_eq!(s.read_login(&ring, &j, "e0f1", 300), None);
+        assert_eq!(s.read_login(&ring, &j, "b0f1", 300), None);
+        assert_eq!(s.read_login(&ring, &j, "a0f1", 400), None, "expired");
+    }
+
+    #[test]
+    fn a_browser_holds_at_most_four_login_states() {
+        let s = settings(16 * 1024);
+        let names: std::collections::HashSet<String> = (0..256u32)
+            .map(|i| s.login_cookie_name(&format!("{i:02x}{i:04x}")))
+            .collect();
+        assert_eq!(names.len(), usize::from(LOGIN_SLOTS));
+    }
+
+    #[test]
+    fn the_default_name_gets_the_host_prefix_under_tls_only() {
+        let default = crate::config::DEFAULT_COOKIE_NAME;
+        assert_eq!(
+            effective_cookie_name(default, true),
+            format!("__Host-{default}")
+        );
+        assert_eq!(effective_cookie_name(default, false), default);
+        assert_eq!(effective_cookie_name("mine", true), "mine");
     }
 }

@@ -11,21 +11,20 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use samlgate_dsig::{AlgorithmPolicy, DecryptionKeys, DecryptionPolicy, SigningKey, TrustedKeys};
-use samlgate_saml::{
-    AcsEndpoint, Clock, IdpEntity, IdpMetadata, ReplayCache, SpMetadata, Trust, Validator,
-};
+use samlgate_saml::{AcsEndpoint, Clock, IdpEntity, IdpMetadata, SpMetadata, Trust, Validator};
 use samlgate_xml::Limits;
 use tokio::sync::watch;
 
 use crate::config::{Config, ConfigError, ConfigProblem, IdpConfig, RouteConfig};
+use crate::cookie_filter::GatewayCookies;
 use crate::dataplane::upstream::Upstreams;
 use crate::headers::{HeaderPolicy, InvalidValue};
+use crate::ip_block::IpBlock;
 use crate::key_cache::FingerprintKeyCache;
 use crate::metadata_feed::{FeedOptions, MetadataFeed, MetadataSource};
 use crate::metrics::{Metrics, RouteSeries};
-use crate::replay::MemoryReplayStore;
 use crate::seal::{parse_key, KeyRing};
-use crate::session::{CookieSettings, Cookies, Session};
+use crate::session::{effective_cookie_name, CookieSettings, Cookies, Session};
 
 /// One configured IdP with its metadata feed.
 #[derive(Debug)]
@@ -88,24 +87,19 @@ impl Route {
             .cloned()
     }
 
-    /// True when this route serves `host` and `path`.
-    pub fn matches(&self, host: &str, path: &str) -> bool {
+    /// True when this route serves `host` (without port; None when the
+    /// request named none usable) and the canonical routing `path`.
+    pub fn matches(&self, host: Option<&str>, path: &str) -> bool {
         let host_ok = match &self.config.host {
-            Some(h) => h.eq_ignore_ascii_case(host),
+            Some(h) => host.is_some_and(|host| h.eq_ignore_ascii_case(host)),
             None => true,
         };
-        host_ok && path_has_prefix(path, &self.config.path_prefix)
-    }
-}
-
-/// `/app` matches `/app`, `/app/x` and `/app?q`, not `/application`.
-fn path_has_prefix(path: &str, prefix: &str) -> bool {
-    if prefix == "/" {
-        return true;
-    }
-    match path.strip_prefix(prefix.trim_end_matches('/')) {
-        Some(rest) => rest.is_empty() || rest.starts_with('/') || rest.starts_with('?'),
-        None => false,
+        host_ok
+            && crate::path::prefix_matches(
+                path,
+                &self.config.path_prefix,
+                self.config.case_insensitive,
+            )
     }
 }
 
@@ -127,6 +121,15 @@ pub struct Gateway {
     pub ring: KeyRing,
     /// Cookie names and flags.
     pub cookies: CookieSettings,
+    /// Recognises the gateway's own cookies in requests to and responses
+    /// from backends.
+    pub gateway_cookies: GatewayCookies,
+    /// Peers whose `X-Forwarded-For` is appended to rather than replaced.
+    pub trusted_proxies: Vec<IpBlock>,
+    /// `base_url + slo_path`: the Destination of logout messages to us.
+    pub slo_url: String,
+    /// The admin listener's bearer token (`server.admin_token_file`).
+    pub admin_token: Option<String>,
     /// Header strip and inject rules.
     pub headers: HeaderPolicy,
     /// Routes in configuration order.
@@ -201,6 +204,11 @@ impl SessionCache {
 pub struct OpenSession {
     /// The session.
     pub session: Session,
+    /// Its subject handle: revocations of the user are filed under it.
+    pub subject: samlgate_store::SubjectKey,
+    /// Its session ID (all zero for a session sealed before IDs existed:
+    /// only revocations of its subject or SessionIndex reach it).
+    pub session_id: samlgate_store::SessionId,
     /// The headers to inject. Names and values are `Bytes` underneath, so
     /// the clones that each request makes share them rather than copy.
     pub headers: Result<Vec<(http::HeaderName, http::HeaderValue)>, InvalidValue>,
@@ -284,9 +292,34 @@ impl Gateway {
         };
         let ring = KeyRing::new(&ring_keys).map_err(|e| problem("session.keys", e.to_string()))?;
         let cookies = CookieSettings {
-            name: config.session.cookie_name.clone(),
+            name: effective_cookie_name(&config.session.cookie_name, secure),
             max_bytes: config.session.max_cookie_bytes,
             secure,
+            acs_path: sp.acs_path.clone(),
+            slo_path: sp.slo_path.clone(),
+        };
+        let gateway_cookies = GatewayCookies::new(&config.session.cookie_name);
+        let trusted_proxies = config
+            .server
+            .trusted_proxies
+            .iter()
+            .filter_map(|b| IpBlock::parse(b))
+            .collect();
+        let slo_url = format!("{}{}", sp.base_url.trim_end_matches('/'), sp.slo_path);
+        let admin_token = match &config.server.admin_token_file {
+            Some(path) => {
+                let text = String::from_utf8(read(path, "server.admin_token_file")?)
+                    .map_err(|_| problem("server.admin_token_file", "not UTF-8"))?;
+                let token = text.trim().to_owned();
+                if token.len() < 16 {
+                    return Err(problem(
+                        "server.admin_token_file",
+                        "the token must be at least 16 characters (e.g. openssl rand -hex 32)",
+                    ));
+                }
+                Some(token)
+            }
+            None => None,
         };
         let headers = HeaderPolicy::new(&config.headers).map_err(|e| problem("headers", e))?;
 
@@ -402,14 +435,19 @@ impl Gateway {
                 url: acs_url.clone(),
                 is_default: true,
             }],
-            slo: vec![format!(
-                "{}{}",
-                sp.base_url.trim_end_matches('/'),
-                sp.slo_path
-            )],
+            slo: vec![slo_url.clone()],
             signing_certs: signing_key.iter().map(|k| k.cert_der().to_vec()).collect(),
             encryption_certs,
-            name_id_formats: Vec::new(),
+            name_id_formats: {
+                let mut formats: Vec<String> = config
+                    .idps
+                    .iter()
+                    .filter_map(|i| i.name_id_format.clone())
+                    .collect();
+                formats.sort();
+                formats.dedup();
+                formats
+            },
             authn_requests_signed: signing_key.is_some(),
             want_assertions_signed: true,
             valid_until: None,
@@ -437,6 +475,10 @@ impl Gateway {
             algorithms,
             ring,
             cookies,
+            gateway_cookies,
+            trusted_proxies,
+            slo_url,
+            admin_token,
             headers,
             routes,
             idps,
@@ -484,7 +526,21 @@ impl Gateway {
                 })
                 .collect()
         });
-        let open = Arc::new(OpenSession { session, headers });
+        let subject = samlgate_store::SubjectKey::new(
+            &session.issuer,
+            session.name_id_format.as_deref(),
+            session.name_qualifier.as_deref(),
+            session.sp_name_qualifier.as_deref(),
+            &session.name_id,
+        );
+        let session_id = samlgate_store::SessionId::from_b64url(&session.session_id)
+            .unwrap_or_else(|| samlgate_store::SessionId::from_bytes([0; 16]));
+        let open = Arc::new(OpenSession {
+            session,
+            subject,
+            session_id,
+            headers,
+        });
         self.sessions.insert(sealed.into_owned(), open.clone(), now);
         Some(open)
     }
@@ -492,13 +548,14 @@ impl Gateway {
     /// The validator of this configuration's ACS: its SP entity ID, ACS
     /// URL, clock skew, algorithm policy and decryption keys, over `trust`
     /// (from [`Gateway::trust`]). `in_response_to` None accepts an
-    /// unsolicited Response; `replay` None skips the replay check.
+    /// unsolicited Response, unless `refuse_solicited`. The replay check is
+    /// the gateway's, after validation (the store is asynchronous).
     pub fn validator<'a>(
         &'a self,
         trust: &'a Trust,
         clock: &'a dyn Clock,
         in_response_to: Option<&'a str>,
-        replay: Option<&'a dyn ReplayCache>,
+        refuse_solicited: bool,
     ) -> Validator<'a> {
         Validator {
             trust,
@@ -511,7 +568,8 @@ impl Gateway {
             decryption_keys: &self.decryption_keys,
             decryption: DecryptionPolicy::default(),
             limits: Limits::default(),
-            replay,
+            replay: None,
+            refuse_solicited,
         }
     }
 
@@ -555,6 +613,22 @@ impl Gateway {
     pub fn ready(&self) -> bool {
         self.idps.iter().all(|i| i.entity().is_some())
     }
+}
+
+/// Unix time at which the first of an IdP's signing certificates expires
+/// (a raw key without certificate has none).
+fn earliest_cert_expiry(entity: &IdpEntity) -> Option<i64> {
+    let epoch = openssl::asn1::Asn1Time::from_unix(0).ok()?;
+    entity
+        .signing_keys
+        .iter()
+        .filter_map(|k| k.cert_der())
+        .filter_map(|der| openssl::x509::X509::from_der(der).ok())
+        .filter_map(|cert| {
+            let diff = epoch.diff(cert.not_after()).ok()?;
+            Some(i64::from(diff.days) * 86_400 + i64::from(diff.secs))
+        })
+        .min()
 }
 
 fn build_trust(idps: &[Idp]) -> Trust {
@@ -601,8 +675,14 @@ pub struct Shared {
     pub gateway: ArcSwap<Gateway>,
     /// Metrics.
     pub metrics: Metrics,
-    /// The replay store (a reload must not forget used assertions).
-    pub replay: MemoryReplayStore,
+    /// Replay and revocation state (a reload must not forget used
+    /// assertions; `[store]` changes apply at restart).
+    pub store: Arc<dyn samlgate_store::Store>,
+    /// This node's view of every unexpired revocation: the request path
+    /// reads it, never the store.
+    pub view: Arc<samlgate_store::RevocationView>,
+    /// The store's failure policy (`[store] on_failure`).
+    pub on_failure: samlgate_store::OnFailure,
     /// Parsed IdP keys.
     pub key_cache: Arc<FingerprintKeyCache>,
     /// The clock.
@@ -618,6 +698,34 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
+    /// Shared state around `gateway` with a node-local memory store, for
+    /// benches and tools that run the ACS without listeners. Call inside a
+    /// tokio runtime.
+    pub async fn with_memory_store(gateway: Gateway, max_entries: u64) -> Result<Shared, String> {
+        let metrics = Metrics::new().map_err(|e| e.to_string())?;
+        let config = samlgate_store::StoreConfig {
+            max_entries,
+            ..samlgate_store::StoreConfig::default()
+        };
+        let handle = samlgate_store::connect(
+            &config,
+            metrics.cluster.clone(),
+            Arc::new(samlgate_store::SystemClock),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(Shared {
+            gateway: ArcSwap::from_pointee(gateway),
+            metrics,
+            store: handle.store,
+            view: handle.view,
+            on_failure: config.on_failure,
+            key_cache: Arc::new(FingerprintKeyCache::new(16)),
+            clock: Arc::new(samlgate_saml::SystemClock),
+            draining: AtomicBool::new(false),
+        })
+    }
+
     /// Refreshes the gauges that are read rather than counted.
     pub fn update_gauges(&self) {
         let gateway = self.gateway.load();
@@ -639,30 +747,39 @@ impl Shared {
                 counter.inc_by(failures - counter.get());
             }
         }
-        // evictions() runs moka's pending maintenance, so len() after it
-        // is current.
-        let evictions = self.replay.evictions();
+        let view = &self.view;
         self.metrics
-            .replay_store_size
-            .set(i64::try_from(self.replay.len()).unwrap_or(i64::MAX));
-        let reported = self.metrics.replay_evictions.get();
-        if evictions > reported {
-            self.metrics.replay_evictions.inc_by(evictions - reported);
+            .cluster
+            .feed_age_seconds
+            .set(view.feed_age().map_or(0.0, |d| d.as_secs_f64()));
+        self.metrics
+            .cluster
+            .degraded
+            .set(i64::from(self.store.degraded()));
+        self.metrics
+            .cluster
+            .view_entries
+            .set(i64::try_from(view.len()).unwrap_or(i64::MAX));
+        for idp in &gateway.idps {
+            let name = idp.config.name.as_str();
+            let Some(metadata) = idp.feed.current() else {
+                continue;
+            };
+            if let Some(until) = metadata.valid_until {
+                self.metrics
+                    .metadata_valid_until
+                    .with_label_values(&[name])
+                    .set(until.unix_millis() / 1000);
+            }
+            if let Some(expiry) = idp.entity().and_then(|e| earliest_cert_expiry(&e)) {
+                self.metrics
+                    .signing_cert_expiry
+                    .with_label_values(&[name])
+                    .set(expiry);
+            }
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::path_has_prefix;
-
-    #[test]
-    fn prefixes_match_on_segment_boundaries() {
-        assert!(path_has_prefix("/anything", "/"));
-        assert!(path_has_prefix("/app", "/app"));
-        assert!(path_has_prefix("/app/x", "/app/"));
-        assert!(path_has_prefix("/app?q=1", "/app"));
-        assert!(!path_has_prefix("/application", "/app"));
-        assert!(!path_has_prefix("/ap", "/app"));
-    }
-}
+mod tests {}

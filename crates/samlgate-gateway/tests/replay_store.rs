@@ -1,67 +1,112 @@
-//! The replay check fails closed when its store cannot answer, and says so
-//! in a way the gateway can tell from a replay without reading message
-//! text: a genuinely signed, fresh Response validated against a store that
-//! errors is refused with `SamlError::ReplayStoreUnavailable` (reason code
-//! `replayed`, within the `verify` contract), while a real second use is
-//! a plain `replayed`.
+//! The ACS's one store call fails closed: a genuinely signed, fresh
+//! Response is refused with `store_unavailable` (503) when the store
+//! cannot answer, and against a working store it is accepted once, then
+//! `replayed`. Neither refusal writes anything (the store is called only
+//! for verified assertions, and a store that failed wrote nothing).
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
+use samlgate_gateway::acs::{consume, AcsOutcome};
 use samlgate_gateway::demo::idp::{DemoIdp, USERS};
 use samlgate_gateway::demo::offline_gateway;
-use samlgate_gateway::replay::MemoryReplayStore;
-use samlgate_gateway::state::Gateway;
-use samlgate_saml::{Clock, Instant, Reason, ReplayCache, SamlError, SystemClock};
+use samlgate_gateway::reason::GatewayReason;
+use samlgate_gateway::session::Cookies;
+use samlgate_gateway::state::Shared;
+use samlgate_saml::{Clock, Reason, SystemClock};
+use samlgate_store::{
+    Admission, AssertionAdmission, ErrorKind, Revocation, RevocationView, RevokeOutcome, Store,
+    StoreError, StoreInfo,
+};
 
 const BASE: &str = "http://127.0.0.1:1";
 
 /// A store whose backend is down (a Redis that refuses connections).
-struct Unreachable;
+#[derive(Debug)]
+struct Unreachable(Arc<RevocationView>);
 
-impl ReplayCache for Unreachable {
-    fn check_and_insert(&self, _: &str, _: &str, _: Instant) -> Result<bool, String> {
-        Err("connection refused".into())
+#[async_trait]
+impl Store for Unreachable {
+    async fn admit(&self, _: &AssertionAdmission<'_>) -> Result<Admission, StoreError> {
+        Err(StoreError::Redis {
+            kind: ErrorKind::Io,
+            detail: "connection refused".into(),
+        })
+    }
+    async fn revoke(&self, _: &Revocation) -> Result<RevokeOutcome, StoreError> {
+        Err(StoreError::Redis {
+            kind: ErrorKind::Io,
+            detail: "connection refused".into(),
+        })
+    }
+    async fn ping(&self) -> Result<StoreInfo, StoreError> {
+        Err(StoreError::Redis {
+            kind: ErrorKind::Io,
+            detail: "connection refused".into(),
+        })
+    }
+    fn view(&self) -> &Arc<RevocationView> {
+        &self.0
     }
 }
 
-fn validate(gateway: &Gateway, xml: &[u8], replay: &dyn ReplayCache) -> Result<(), SamlError> {
-    let trust = gateway.trust();
-    let validator = gateway.validator(&trust, &SystemClock, None, Some(replay));
-    validator.validate(xml).map(|_| ())
+fn body(xml: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(xml);
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair("SAMLResponse", &b64)
+        .finish()
+        .into_bytes()
+}
+
+fn reason(outcome: &AcsOutcome) -> Option<GatewayReason> {
+    match outcome {
+        AcsOutcome::Accepted { .. } => None,
+        AcsOutcome::Rejected { reason, .. } => Some(*reason),
+    }
 }
 
 #[test]
-fn an_unreachable_replay_store_refuses_and_is_told_apart_from_a_replay() {
+fn an_unreachable_store_refuses_logins_and_a_working_one_refuses_replays() {
     let idp = DemoIdp::new(
         "http://127.0.0.1:2",
         &format!("{BASE}/saml/metadata"),
         &format!("{BASE}/saml/acs"),
     )
     .unwrap();
-    let gateway = offline_gateway(&idp, BASE).unwrap();
     let xml = idp
         .response_for(&USERS[0], None, SystemClock.now())
         .unwrap();
+    let gateway = offline_gateway(&idp, BASE).unwrap();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(store_outage_then_replay(gateway, &xml));
+}
 
-    let err = validate(&gateway, &xml, &Unreachable).unwrap_err();
-    assert!(
-        matches!(&err, SamlError::ReplayStoreUnavailable { detail } if detail == "connection refused"),
-        "{err:?}"
-    );
-    assert_eq!(err.reason(), Reason::Replayed, "fail closed, contract code");
+async fn store_outage_then_replay(gateway: samlgate_gateway::state::Gateway, xml: &[u8]) {
+    let cookies = Cookies::default();
+    let mut shared = Shared::with_memory_store(gateway, 1000).await.unwrap();
+    let working = shared.store.clone();
+    shared.store = Arc::new(Unreachable(shared.view.clone()));
+    let gateway = shared.gateway.load_full();
+    let refused = consume(&gateway, &shared, &body(xml), &cookies).await;
     assert_eq!(
-        err.to_string(),
-        "replay store unavailable: connection refused"
+        reason(&refused),
+        Some(GatewayReason::StoreUnavailable),
+        "{refused:?}"
     );
+    assert_eq!(GatewayReason::StoreUnavailable.status(), 503);
 
-    // The same Response against a working store: accepted once, then a
-    // plain replay (not the store variant).
-    let store = MemoryReplayStore::new(100, Arc::new(SystemClock));
-    validate(&gateway, &xml, &store).unwrap();
-    let again = validate(&gateway, &xml, &store).unwrap_err();
-    assert_eq!(again.reason(), Reason::Replayed);
-    assert!(
-        !matches!(again, SamlError::ReplayStoreUnavailable { .. }),
-        "{again:?}"
+    // The same Response against a working store: accepted once (the
+    // failed call wrote nothing), then a plain replay.
+    shared.store = working;
+    let first = consume(&gateway, &shared, &body(xml), &cookies).await;
+    assert_eq!(reason(&first), None, "{first:?}");
+    let again = consume(&gateway, &shared, &body(xml), &cookies).await;
+    assert_eq!(
+        reason(&again),
+        Some(GatewayReason::Engine(Reason::Replayed))
     );
 }

@@ -35,6 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         decryption: Default::default(),
         limits: Limits::default(),
         replay: None,
+        refuse_solicited: false,
     };
     let data = std::fs::read(response)?;
     for _ in 1..repeat {

@@ -14,6 +14,8 @@ pub(crate) struct Expectations<'a> {
     pub(crate) acs_url: Option<&'a str>,
     pub(crate) in_response_to: Option<&'a str>,
     pub(crate) response_in_response_to: Option<&'a str>,
+    /// Without an outstanding request: refuse a Response that answers one.
+    pub(crate) refuse_solicited: bool,
     pub(crate) now: Instant,
     pub(crate) skew_seconds: i64,
 }
@@ -90,6 +92,12 @@ pub(crate) fn check_in_response_to(
             }
         }
         None => {
+            if expect.refuse_solicited && !values.is_empty() {
+                return fail(
+                    Reason::InResponseToMismatch,
+                    "the response answers a request that was not started in this browser",
+                );
+            }
             if values.windows(2).any(|w| w.first() != w.get(1)) {
                 return fail(
                     Reason::InResponseToMismatch,

@@ -42,6 +42,7 @@ pub fn saml_response(data: &[u8]) {
         decryption: DecryptionPolicy::default(),
         limits: Limits::default(),
         replay: None,
+        refuse_solicited: false,
     };
     if let Ok(xml) = decode_input(data, 1024 * 1024) {
         let _ = validator.validate(&xml);

@@ -53,7 +53,7 @@ pub use sp_metadata::{
 };
 pub use time::{parse_duration_seconds, Clock, FixedClock, Instant, SystemClock};
 pub use trust::{Endpoint, IdpEntity, Trust};
-pub use validate::Validator;
+pub use validate::{claimed_issuer, Validator};
 
 #[cfg(test)]
 mod tests;

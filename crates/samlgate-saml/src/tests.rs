@@ -189,6 +189,7 @@ ID=\"_r\" Version=\"2.0\" IssueInstant=\"2026-01-15T10:00:00Z\" Destination=\"{a
         decryption: DecryptionPolicy::default(),
         limits: samlgate_xml::Limits::default(),
         replay: None,
+        refuse_solicited: false,
     };
     let qualified = format!(
         "<saml:NameID Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent\" \

@@ -43,6 +43,11 @@ pub struct Validator<'c> {
     pub limits: Limits,
     /// Replay store; None skips the replay check.
     pub replay: Option<&'c dyn ReplayCache>,
+    /// With `in_response_to` None: refuse a Response that carries
+    /// InResponseTo (a solicited Response is never taken as unsolicited;
+    /// the gateway sets this when the browser has no matching login
+    /// state). `samlgate verify` leaves it false.
+    pub refuse_solicited: bool,
 }
 
 impl std::fmt::Debug for Validator<'_> {
@@ -235,6 +240,7 @@ impl Validator<'_> {
             acs_url: self.acs_url,
             in_response_to: self.in_response_to,
             response_in_response_to: response.in_response_to.as_deref(),
+            refuse_solicited: self.refuse_solicited,
             now: self.clock.now(),
             skew_seconds: self.clock_skew_seconds,
         };
@@ -452,4 +458,23 @@ fn strip_xml_declaration(b: &[u8]) -> &[u8] {
         }
     }
     b
+}
+
+/// The Issuer a Response claims (the Response's, else its Assertion's),
+/// read WITHOUT verification: only for labelling a refusal in logs and
+/// metrics with the IdP it names, never for trust or for any decision.
+/// None when the message does not parse or names none.
+pub fn claimed_issuer(xml: &[u8], limits: &Limits) -> Option<String> {
+    let doc = Document::parse(xml, limits).ok()?;
+    let root = doc.root();
+    if let Ok(Some(issuer)) = issuer_of(&doc, root) {
+        if !issuer.is_empty() {
+            return Some(issuer);
+        }
+    }
+    let assertion = doc.first_child_named(root, ASSERTION, "Assertion")?;
+    issuer_of(&doc, assertion)
+        .ok()
+        .flatten()
+        .filter(|i| !i.is_empty())
 }

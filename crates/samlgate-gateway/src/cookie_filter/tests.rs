@@ -177,10 +177,13 @@ fn the_gateways_own_cookies_are_all_caught() {
             name: name.into(),
             max_bytes: 16 * 1024,
             secure,
+            acs_path: "/saml/acs".into(),
+            slo_path: "/saml/logout".into(),
         };
         let g = GatewayCookies::new(name);
         let mut written = settings.clear_session();
         written.push(settings.clear_login("0123456789abcdef"));
+        written.push(settings.clear_logout("0123456789abcdef"));
         assert!(written.len() >= 3);
         let mut headers = HeaderMap::new();
         for set_cookie in &written {

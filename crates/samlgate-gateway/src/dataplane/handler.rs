@@ -14,19 +14,26 @@ use http_body::Body as _;
 use hyper::body::Incoming;
 
 use super::body::{Body, RequestBody, UpstreamBody};
-use super::upstream::UpstreamError;
-use super::upstream::{drop_gateway_set_cookies, remove_hop_by_hop};
+use super::upstream::{remove_hop_by_hop, UpstreamError};
 use super::Conn;
-use crate::acs::{self, reason, AcsOutcome, LoginStart};
+use crate::acs::{self, AcsOutcome};
+use crate::authority;
+use crate::login::{self, LoginStart};
 use crate::metrics::RouteSeries;
 use crate::pages::{self, Page};
+use crate::path::canonical_path;
+use crate::reason::GatewayReason;
 use crate::session::Cookies;
+use crate::slo::{self, SloReply, SloRequest};
 use crate::state::{Gateway, OpenSession};
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+static SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 static HTTPS: HeaderValue = HeaderValue::from_static("https");
 static HTTP: HeaderValue = HeaderValue::from_static("http");
 
@@ -65,16 +72,68 @@ async fn dispatch(cx: &mut Cx<'_>, mut request: Request<Incoming>) -> Response<B
     let gateway = cx.gateway.clone();
     // Before anything else: no client-sent identity header survives, in any
     // spelling, on any route. Nothing is allocated unless a client did send
-    // such a header.
+    // such a header. A client's own forwarding headers go too (the gateway
+    // writes X-Forwarded-* itself).
     let names = gateway
         .headers
         .to_strip(request.headers().keys().map(|k| k.as_str()));
     for name in names {
         request.headers_mut().remove(name.as_str());
     }
+    if request.headers().contains_key(&FORWARDED) || request.headers().contains_key(&X_REAL_IP) {
+        request.headers_mut().remove(&FORWARDED);
+        request.headers_mut().remove(&X_REAL_IP);
+    }
+    if let Err(e) = authority::check_target_host(request.uri(), request.headers()) {
+        tracing::info!(request_id = %cx.request_id, detail = %e, "request refused");
+        return cx.error(GatewayReason::HostMismatch, Vec::new());
+    }
 
+    // One canonical path, decided once: routes match it, and it is what
+    // the backend receives.
     let endpoints = &cx.conn.shared.metrics.endpoints;
-    let index = match target(&gateway, &request) {
+    let (target, rewritten) = {
+        let raw = request.uri().path_and_query().map_or("/", |p| p.as_str());
+        let canonical = match canonical_path(raw) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::info!(request_id = %cx.request_id, detail = %e, "request refused");
+                return cx.error(GatewayReason::PathInvalid, Vec::new());
+            }
+        };
+        let target = match target(&gateway, &request, canonical.routing_path()) {
+            Some((target, allow_params)) => match canonical.check_params(allow_params) {
+                Ok(()) => target,
+                Err(e) => {
+                    tracing::info!(request_id = %cx.request_id, detail = %e, "request refused");
+                    return cx.error(GatewayReason::PathInvalid, Vec::new());
+                }
+            },
+            None => Target::NoRoute,
+        };
+        let rewritten = (!canonical.is_unchanged())
+            .then(|| http::uri::PathAndQuery::try_from(canonical.target()).ok())
+            .flatten();
+        (target, rewritten)
+    };
+    if let Some(path_and_query) = rewritten {
+        let mut parts = http::uri::Parts::default();
+        parts.path_and_query = Some(path_and_query);
+        if let Ok(uri) = http::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    } else if request.uri().authority().is_some() {
+        // An absolute-form target (its host checked above) goes on in
+        // origin form.
+        let origin = request.uri().path_and_query().cloned();
+        let mut parts = http::uri::Parts::default();
+        parts.path_and_query = origin;
+        if let Ok(uri) = http::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+
+    let index = match target {
         Target::Acs => {
             cx.series = endpoints.acs.clone();
             return handle_acs(cx, request).await;
@@ -90,37 +149,45 @@ async fn dispatch(cx: &mut Cx<'_>, mut request: Request<Incoming>) -> Response<B
         }
         Target::Logout => {
             cx.series = endpoints.logout.clone();
-            let cookies = gateway.cookies.clear_session();
-            return cx.redirect(303, "/", &cookies);
+            return handle_slo(cx, request).await;
         }
-        Target::NoRoute => return cx.error(404, "not_found", Vec::new()),
+        Target::NoRoute => return cx.error(GatewayReason::NotFound, Vec::new()),
         Target::Route(index) => index,
     };
     let Some(route) = gateway.routes.get(index) else {
-        return cx.error(404, "not_found", Vec::new());
+        return cx.error(GatewayReason::NotFound, Vec::new());
     };
     cx.series = route.series(&cx.conn.shared.metrics).clone();
 
-    let now = cx.conn.shared.clock.now().unix_millis() / 1000;
-    let open = {
-        let cookies = Cookies::of(request.headers());
-        gateway
-            .session(&cookies, now)
-            .filter(|o| {
-                route
-                    .config
-                    .idp
-                    .as_ref()
-                    .is_none_or(|idp| &o.session.idp == idp)
-            })
-            // The IdP must still be configured (a reload may remove one).
-            .filter(|o| gateway.idp_named(&o.session.idp).is_some())
+    let (open, revoked) = match session_of(cx, &request) {
+        Ok(found) => found,
+        Err(reason) => return cx.error(reason, Vec::new()),
     };
+    let open = open
+        .filter(|o| {
+            route
+                .config
+                .idp
+                .as_ref()
+                .is_none_or(|idp| &o.session.idp == idp)
+        })
+        // The IdP must still be configured (a reload may remove one).
+        .filter(|o| gateway.idp_named(&o.session.idp).is_some());
     let public = route.config.policy == "public";
     let open = match open {
         Some(open) => open,
         None if public => return forward(cx, index, request, None).await,
-        None => return unauthenticated(cx, index, &request),
+        None => {
+            let mut response = unauthenticated(cx, index, &request);
+            if revoked {
+                // A revoked session's cookies go (they open, but nothing
+                // honours them any more).
+                for cookie in set_cookie_headers(&gateway.cookies.clear_session()) {
+                    response.headers_mut().append(cookie.0, cookie.1);
+                }
+            }
+            return response;
+        }
     };
     let user = &open.session;
     for rule in &route.config.require {
@@ -129,14 +196,109 @@ async fn dispatch(cx: &mut Cx<'_>, mut request: Request<Incoming>) -> Response<B
             .is_some_and(|values| values.iter().any(|v| v == &rule.contains));
         if !ok {
             tracing::info!(request_id = %cx.request_id, idp = %user.idp, route = %route.label, rule = %rule.attribute, "access denied by attribute rule");
-            return cx.error(403, reason::ACCESS_DENIED, Vec::new());
+            return cx.error(GatewayReason::AccessDenied, Vec::new());
         }
     }
     if let Err(e) = &open.headers {
         tracing::warn!(request_id = %cx.request_id, idp = %user.idp, error = %e, "refused");
-        return cx.error(403, reason::INVALID_ATTRIBUTE_VALUE, Vec::new());
+        return cx.error(GatewayReason::InvalidAttributeValue, Vec::new());
     }
     forward(cx, index, request, Some(open)).await
+}
+
+/// The session the request's cookies carry, unless it was revoked
+/// (second value: a session was presented but revoked). Before this
+/// node's revocation view has synced once, a session cannot be honoured
+/// under the `reject` policy.
+fn session_of(
+    cx: &Cx<'_>,
+    request: &Request<Incoming>,
+) -> Result<(Option<Arc<OpenSession>>, bool), GatewayReason> {
+    let shared = &cx.conn.shared;
+    let now = shared.clock.now().unix_millis() / 1000;
+    let cookies = Cookies::of(request.headers());
+    let Some(open) = cx.gateway.session(&cookies, now) else {
+        return Ok((None, false));
+    };
+    let view = &shared.view;
+    if !view.synced() && shared.on_failure == samlgate_store::OnFailure::Reject {
+        return Err(GatewayReason::StoreUnavailable);
+    }
+    let revoked = view.is_revoked(
+        &open.subject,
+        &open.session_id,
+        open.session.session_index.as_deref(),
+        open.session.assertion_issued_ms,
+    );
+    if revoked {
+        return Ok((None, true));
+    }
+    Ok((Some(open), false))
+}
+
+async fn handle_slo(cx: &mut Cx<'_>, request: Request<Incoming>) -> Response<Body> {
+    let gateway = cx.gateway.clone();
+    let post = match *request.method() {
+        Method::GET | Method::HEAD => false,
+        Method::POST => true,
+        _ => {
+            return cx.error(
+                GatewayReason::MethodNotAllowed,
+                vec![(http::header::ALLOW, HeaderValue::from_static("GET, POST"))],
+            )
+        }
+    };
+    let (open, _) = session_of(cx, &request).unwrap_or((None, false));
+    let (parts, body) = request.into_parts();
+    let body = if post {
+        match read_body(body, gateway.config.sp.acs_max_body_bytes).await {
+            Ok(body) => body,
+            Err(_) => {
+                return cx.error(
+                    GatewayReason::Engine(samlgate_saml::Reason::TooLarge),
+                    Vec::new(),
+                )
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    let cookies = Cookies::of(&parts.headers);
+    let shared = cx.conn.shared.clone();
+    let (reply, event) = slo::handle(
+        &gateway,
+        &shared,
+        SloRequest {
+            post,
+            query: parts.uri.query(),
+            body: &body,
+            cookies: &cookies,
+            fetch_site: header_str(&parts.headers, &SEC_FETCH_SITE),
+            session: open,
+        },
+    )
+    .await;
+    if let Some(event) = event {
+        shared.metrics.cluster.count_slo(
+            event.direction,
+            event.binding,
+            event.outcome,
+            event.reason,
+        );
+        tracing::info!(request_id = %cx.request_id, direction = event.direction, binding = event.binding, outcome = event.outcome, reason = event.reason, "slo");
+    }
+    match reply {
+        SloReply::Redirect { location, cookies } => cx.redirect(303, &location, &cookies),
+        SloReply::Page { page, cookies } => cx.page(page, set_cookie_headers(&cookies)),
+        SloReply::Refused {
+            reason,
+            detail,
+            cookies,
+        } => {
+            tracing::warn!(request_id = %cx.request_id, reason = %reason, detail = %detail, "logout refused");
+            cx.error(reason, set_cookie_headers(&cookies))
+        }
+    }
 }
 
 /// Proxies the request to the route's next backend.
@@ -148,10 +310,10 @@ async fn forward(
 ) -> Response<Body> {
     let gateway = cx.gateway.clone();
     let Some(route) = gateway.routes.get(index) else {
-        return cx.error(404, "not_found", Vec::new());
+        return cx.error(GatewayReason::NotFound, Vec::new());
     };
     let Some(authority) = route.next_upstream() else {
-        return cx.error(502, "upstream_unavailable", Vec::new());
+        return cx.error(GatewayReason::UpstreamUnavailable, Vec::new());
     };
     let (mut parts, body) = request.into_parts();
     let path_and_query = parts
@@ -165,22 +327,53 @@ async fn forward(
     uri.path_and_query = Some(path_and_query);
     parts.uri = match http::Uri::from_parts(uri) {
         Ok(uri) => uri,
-        Err(_) => return cx.error(400, "bad_request", Vec::new()),
+        Err(_) => return cx.error(GatewayReason::BadRequest, Vec::new()),
     };
     parts.version = http::Version::HTTP_11;
     let headers = &mut parts.headers;
     remove_hop_by_hop(headers);
+    // The gateway's cookies are the gateway's: a backend never sees the
+    // session or a login state (unless the route opts in).
+    if !route.config.pass_gateway_cookies {
+        gateway.gateway_cookies.strip_request(headers);
+    }
     if let Some(open) = &open {
         // Valid values only get here (dispatch refused the rest).
         for (name, value) in open.headers.iter().flatten() {
             headers.insert(name.clone(), value.clone());
         }
     }
-    match &cx.conn.peer_header {
-        Some(ip) => {
+    let trusted = !gateway.trusted_proxies.is_empty()
+        && cx
+            .conn
+            .peer
+            .is_some_and(|ip| gateway.trusted_proxies.iter().any(|b| b.contains(ip)));
+    match (&cx.conn.peer_header, trusted) {
+        (Some(ip), true) => {
+            // A trusted proxy's chain is kept and extended.
+            let prior: Vec<&[u8]> = headers
+                .get_all(&X_FORWARDED_FOR)
+                .iter()
+                .map(HeaderValue::as_bytes)
+                .collect();
+            let mut chain = prior.join(&b", "[..]);
+            if !chain.is_empty() {
+                chain.extend_from_slice(b", ");
+            }
+            chain.extend_from_slice(ip.as_bytes());
+            match HeaderValue::from_bytes(&chain) {
+                Ok(v) => {
+                    headers.insert(X_FORWARDED_FOR.clone(), v);
+                }
+                Err(_) => {
+                    headers.insert(X_FORWARDED_FOR.clone(), ip.clone());
+                }
+            }
+        }
+        (Some(ip), false) => {
             headers.insert(X_FORWARDED_FOR.clone(), ip.clone());
         }
-        None => {
+        (None, _) => {
             headers.remove(&X_FORWARDED_FOR);
         }
     }
@@ -222,11 +415,14 @@ async fn forward(
             cx.series.observe_upstream(started.elapsed().as_secs_f64());
             let (mut parts, body) = response.into_parts();
             remove_hop_by_hop(&mut parts.headers);
-            let dropped = drop_gateway_set_cookies(&mut parts.headers, |v| {
-                gateway.cookies.is_gateway_set_cookie(v)
-            });
-            if dropped > 0 {
-                tracing::warn!(request_id = %cx.request_id, route = %route.label, dropped, "a backend tried to set the gateway's cookies; dropped");
+            if parts
+                .headers
+                .get_all(http::header::SET_COOKIE)
+                .iter()
+                .any(|v| gateway.gateway_cookies.is_gateway_set_cookie(v.as_bytes()))
+            {
+                gateway.gateway_cookies.strip_response(&mut parts.headers);
+                tracing::warn!(request_id = %cx.request_id, route = %route.label, "a backend tried to set the gateway's cookies; dropped");
             }
             Response::from_parts(
                 parts,
@@ -234,7 +430,7 @@ async fn forward(
             )
         }
         Err(e) => {
-            let (status, reason) = e.status_and_reason();
+            let reason = e.reason();
             cx.conn
                 .shared
                 .metrics
@@ -242,17 +438,17 @@ async fn forward(
                 .with_label_values(&[&*cx.series.label, e.kind()])
                 .inc();
             tracing::warn!(request_id = %cx.request_id, route = %cx.series.label, error = %e, "upstream failure");
-            cx.error(status, reason, Vec::new())
+            cx.error(reason, Vec::new())
         }
     }
 }
 
 async fn handle_acs(cx: &mut Cx<'_>, request: Request<Incoming>) -> Response<Body> {
+    use samlgate_saml::Reason;
     let gateway = cx.gateway.clone();
     if request.method() != Method::POST {
         return cx.error(
-            405,
-            "method_not_allowed",
+            GatewayReason::MethodNotAllowed,
             vec![(http::header::ALLOW, HeaderValue::from_static("POST"))],
         );
     }
@@ -261,59 +457,65 @@ async fn handle_acs(cx: &mut Cx<'_>, request: Request<Incoming>) -> Response<Bod
             .starts_with("application/x-www-form-urlencoded")
     });
     if !form {
-        return acs_refused(cx, 400, "malformed_input");
+        return acs_refused(cx, Reason::MalformedInput);
     }
     let limit = gateway.config.sp.acs_max_body_bytes;
     let declared =
         header_str(request.headers(), &CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return acs_refused(cx, 413, "too_large");
+        return acs_refused(cx, Reason::TooLarge);
     }
     let (parts, body) = request.into_parts();
     let body = match read_body(body, limit).await {
         Ok(body) => body,
-        Err(ReadError::TooLarge) => return acs_refused(cx, 413, "too_large"),
-        Err(ReadError::Client) => return acs_refused(cx, 400, "malformed_input"),
+        Err(ReadError::TooLarge) => return acs_refused(cx, Reason::TooLarge),
+        Err(ReadError::Client) => return acs_refused(cx, Reason::MalformedInput),
     };
     let cookies = Cookies::of(&parts.headers);
     let shared = cx.conn.shared.clone();
-    match acs::consume(&gateway, &shared, &body, &cookies) {
+    match acs::consume(&gateway, &shared, &body, &cookies).await {
         AcsOutcome::Accepted {
             location,
             set_cookies,
             idp,
             name_id,
+            session,
         } => {
             count_acs(cx, Some(&idp), "accepted", "none");
             if gateway.config.server.log_name_id {
-                tracing::info!(request_id = %cx.request_id, idp = %idp, outcome = "accepted", reason = "none", name_id = %name_id, "acs");
+                tracing::info!(request_id = %cx.request_id, idp = %idp, outcome = "accepted", reason = "none", session = %session, name_id = %name_id, "acs");
             } else {
-                tracing::info!(request_id = %cx.request_id, idp = %idp, outcome = "accepted", reason = "none", "acs");
+                tracing::info!(request_id = %cx.request_id, idp = %idp, outcome = "accepted", reason = "none", session = %session, "acs");
             }
             cx.redirect(303, &location, &set_cookies)
         }
         AcsOutcome::Rejected {
-            status,
             reason,
             detail,
             idp,
-            set_cookies,
+            hint,
         } => {
-            count_acs(cx, idp.as_deref(), "rejected", &reason);
-            tracing::warn!(request_id = %cx.request_id, idp = idp.as_deref().unwrap_or("-"), outcome = "rejected", reason = %reason, detail = %detail, "acs");
-            let extra = set_cookie_headers(&set_cookies);
-            cx.error(status, &reason, extra)
+            count_acs(cx, idp.as_deref(), "rejected", reason.code());
+            let code = reason.code();
+            match hint {
+                Some(hint) => {
+                    tracing::warn!(request_id = %cx.request_id, idp = idp.as_deref().unwrap_or("-"), outcome = "rejected", reason = code, hint, detail = %detail, "acs")
+                }
+                None => {
+                    tracing::warn!(request_id = %cx.request_id, idp = idp.as_deref().unwrap_or("-"), outcome = "rejected", reason = code, detail = %detail, "acs")
+                }
+            }
+            cx.error_with_hint(reason, hint, Vec::new())
         }
     }
 }
 
 /// An ACS post refused before verification. The connection closes: an
 /// unread body must not be taken for the next request.
-fn acs_refused(cx: &mut Cx<'_>, status: u16, reason: &str) -> Response<Body> {
-    count_acs(cx, None, "rejected", reason);
+fn acs_refused(cx: &mut Cx<'_>, reason: samlgate_saml::Reason) -> Response<Body> {
+    count_acs(cx, None, "rejected", reason.as_str());
     cx.error(
-        status,
-        reason,
+        GatewayReason::Engine(reason),
         vec![(http::header::CONNECTION, HeaderValue::from_static("close"))],
     )
 }
@@ -362,7 +564,7 @@ fn unauthenticated(cx: &mut Cx<'_>, index: usize, request: &Request<Incoming>) -
         let extra = HeaderValue::from_str(&hint)
             .map(|v| vec![(http::header::WWW_AUTHENTICATE, v)])
             .unwrap_or_default();
-        return cx.error(401, "unauthenticated", extra);
+        return cx.error(GatewayReason::Unauthenticated, extra);
     }
     let (path, chosen) = split_idp_choice(
         request
@@ -398,9 +600,9 @@ fn unauthenticated(cx: &mut Cx<'_>, index: usize, request: &Request<Incoming>) -
         }
     };
     let Some(entity) = gateway.idp_named(&idp_name).and_then(|i| i.entity()) else {
-        return cx.error(503, "idp_unavailable", Vec::new());
+        return cx.error(GatewayReason::IdpUnavailable, Vec::new());
     };
-    match acs::start_login(&gateway, &cx.conn.shared, &idp_name, &entity, &path) {
+    match login::start_login(&gateway, &cx.conn.shared, &idp_name, &entity, &path) {
         Ok(LoginStart::Redirect(url, cookie)) => cx.redirect(302, &url, &[cookie]),
         Ok(LoginStart::PostForm(form, cookie)) => {
             let page = Page {
@@ -411,8 +613,8 @@ fn unauthenticated(cx: &mut Cx<'_>, index: usize, request: &Request<Incoming>) -
             cx.page(page, set_cookie_headers(&[cookie]))
         }
         Err(e) => {
-            tracing::error!(request_id = %cx.request_id, idp = %idp_name, error = %e, "cannot start login");
-            cx.error(503, "idp_unavailable", Vec::new())
+            tracing::error!(request_id = %cx.request_id, idp = %idp_name, reason = e.reason().code(), error = %e, "cannot start login");
+            cx.error(e.reason(), Vec::new())
         }
     }
 }
@@ -454,19 +656,28 @@ impl Cx<'_> {
     /// ordinary 401 of an API client without a session.
     fn error(
         &self,
-        status: u16,
-        reason: &str,
+        reason: GatewayReason,
         extra: Vec<(HeaderName, HeaderValue)>,
     ) -> Response<Body> {
-        if status != 401 {
+        self.error_with_hint(reason, None, extra)
+    }
+
+    /// An error page with a hint saying what to change.
+    fn error_with_hint(
+        &self,
+        reason: GatewayReason,
+        hint: Option<&str>,
+        extra: Vec<(HeaderName, HeaderValue)>,
+    ) -> Response<Body> {
+        if reason != GatewayReason::Unauthenticated {
             self.conn
                 .shared
                 .metrics
                 .rejections
-                .with_label_values(&[reason])
+                .with_label_values(&[reason.code()])
                 .inc();
         }
-        let page = pages::error(status, reason, &self.request_id.to_string(), self.json);
+        let page = pages::error(reason, &self.request_id.to_string(), self.json, hint);
         self.page(page, extra)
     }
 
@@ -475,7 +686,7 @@ impl Cx<'_> {
         let mut extra = set_cookie_headers(cookies);
         match HeaderValue::from_str(location) {
             Ok(v) => extra.push((http::header::LOCATION, v)),
-            Err(_) => return self.error(500, "internal", Vec::new()),
+            Err(_) => return self.error(GatewayReason::Internal, Vec::new()),
         }
         let page = Page {
             status,
@@ -503,7 +714,9 @@ impl RequestId {
 impl std::fmt::Display for RequestId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        let prefix = PREFIX.get_or_init(|| acs::random_hex(4));
+        // Unique, not secret: without randomness the prefix is fixed, and
+        // the counter still tells requests apart.
+        let prefix = PREFIX.get_or_init(|| login::random_hex(4).unwrap_or_else(|_| "0000".into()));
         write!(f, "{prefix}-{:x}", self.0)
     }
 }
@@ -546,35 +759,27 @@ fn header_str<'r>(headers: &'r http::HeaderMap, name: &HeaderName) -> Option<&'r
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The host a request names, without port.
-fn request_host(request: &Request<Incoming>) -> &str {
+/// The host a request names, for route matching.
+fn request_host(request: &Request<Incoming>) -> Option<&str> {
     let host = request
         .uri()
         .host()
-        .or_else(|| header_str(request.headers(), &HOST))
-        .unwrap_or_default();
-    match host.rsplit_once(':') {
-        Some((h, port))
-            if port.bytes().all(|b| b.is_ascii_digit()) && !h.ends_with(']') && !h.is_empty() =>
-        {
-            h
-        }
-        _ => host,
-    }
+        .or_else(|| header_str(request.headers(), &HOST))?;
+    authority::host_for_routing(host)
 }
 
-/// Where the request goes.
-fn target(gateway: &Gateway, request: &Request<Incoming>) -> Target {
-    let path = request.uri().path();
+/// Where the request goes, on its canonical routing path, and whether
+/// `;` parameters are allowed there (only a route can allow them).
+fn target(gateway: &Gateway, request: &Request<Incoming>, path: &str) -> Option<(Target, bool)> {
     let sp = &gateway.config.sp;
     if path == sp.acs_path {
-        return Target::Acs;
+        return Some((Target::Acs, false));
     }
     if path == sp.metadata_path {
-        return Target::Metadata;
+        return Some((Target::Metadata, false));
     }
     if path == sp.slo_path {
-        return Target::Logout;
+        return Some((Target::Logout, false));
     }
     let host = request_host(request);
     gateway
@@ -583,7 +788,7 @@ fn target(gateway: &Gateway, request: &Request<Incoming>) -> Target {
         .enumerate()
         .filter(|(_, r)| r.matches(host, path))
         .max_by_key(|(_, r)| (r.config.host.is_some(), r.config.path_prefix.len()))
-        .map_or(Target::NoRoute, |(index, _)| Target::Route(index))
+        .map(|(index, r)| (Target::Route(index), r.config.allow_matrix_params))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use http::header::{HeaderMap, HeaderName, CONNECTION, SET_COOKIE};
+use http::header::{HeaderMap, HeaderName, CONNECTION};
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -48,11 +48,11 @@ impl UpstreamError {
         }
     }
 
-    /// The status the client gets and its reason code.
-    pub fn status_and_reason(&self) -> (u16, &'static str) {
+    /// The reason (and so the status) the client gets.
+    pub fn reason(&self) -> crate::reason::GatewayReason {
         match self {
-            UpstreamError::Timeout(_) => (504, "upstream_timeout"),
-            _ => (502, "upstream_unavailable"),
+            UpstreamError::Timeout(_) => crate::reason::GatewayReason::UpstreamTimeout,
+            _ => crate::reason::GatewayReason::UpstreamUnavailable,
         }
     }
 }
@@ -191,39 +191,6 @@ static HOP_BY_HOP_NAMES: std::sync::LazyLock<Vec<HeaderName>> = std::sync::LazyL
         .collect()
 });
 
-/// Drops each `Set-Cookie` of a backend response for which `is_gateway`
-/// holds: a backend must not plant or clear the gateway's own cookies (a
-/// session cookie set by a backend could log one user's browser in as
-/// another). Returns how many were dropped.
-pub fn drop_gateway_set_cookies(
-    headers: &mut HeaderMap,
-    is_gateway: impl Fn(&[u8]) -> bool,
-) -> usize {
-    let count = headers.get_all(SET_COOKIE).iter().count();
-    if count == 0 {
-        return 0;
-    }
-    let dropped = headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter(|v| is_gateway(v.as_bytes()))
-        .count();
-    if dropped == 0 {
-        return 0;
-    }
-    let kept: Vec<_> = headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter(|v| !is_gateway(v.as_bytes()))
-        .cloned()
-        .collect();
-    headers.remove(SET_COOKIE);
-    for v in kept {
-        headers.append(SET_COOKIE, v);
-    }
-    dropped
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,17 +206,5 @@ mod tests {
         remove_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key("x-kept"));
-    }
-
-    #[test]
-    fn gateway_set_cookies_are_dropped_and_others_kept_in_order() {
-        let mut h = HeaderMap::new();
-        h.append(SET_COOKIE, HeaderValue::from_static("a=1"));
-        h.append(SET_COOKIE, HeaderValue::from_static("samlgate_session=x"));
-        h.append(SET_COOKIE, HeaderValue::from_static("b=2"));
-        let n = drop_gateway_set_cookies(&mut h, |v| v.starts_with(b"samlgate_"));
-        assert_eq!(n, 1);
-        let left: Vec<_> = h.get_all(SET_COOKIE).iter().collect();
-        assert_eq!(left, ["a=1", "b=2"]);
     }
 }

@@ -34,7 +34,7 @@ use samlgate_saml::{
 use samlgate_xml::{Document, Limits};
 
 use super::{html, serve as serve_http};
-use crate::acs::random_hex;
+use crate::demo::random_hex;
 
 /// A demo user.
 #[derive(Debug, Clone)]

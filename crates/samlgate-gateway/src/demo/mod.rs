@@ -78,6 +78,8 @@ base_url = "http://127.0.0.1:{gw}"
 name = "demo"
 display_name = "samlgate demo IdP"
 metadata_url = "http://127.0.0.1:{idp}/metadata"
+# Plain http on loopback, in this process: nobody else is on the path.
+allow_insecure_metadata = true
 refresh_interval_seconds = 3600
 
 [[route]]
@@ -131,6 +133,7 @@ base_url = "{base_url}"
 [[idp]]
 name = "demo"
 metadata_url = "{base_url}/unused-metadata"
+allow_insecure_metadata = true
 allow_idp_initiated = true
 [[route]]
 upstreams = ["127.0.0.1:9"]
@@ -219,4 +222,11 @@ Demo IdP        http://127.0.0.1:{}/ (metadata at /metadata; sign out everywhere
     // Printed only once every listener accepts connections: a script
     // that reads this line and connects at once must not be refused.
     control.serve(Some(Box::new(move || println!("{banner}"))))
+}
+
+/// Random hex for the demo IdP's IDs and cookies. The demo is not a
+/// security boundary; should the RNG fail, its IDs are empty and its
+/// messages refused downstream rather than made from the clock.
+pub(crate) fn random_hex(bytes: usize) -> String {
+    crate::login::random_hex(bytes).unwrap_or_default()
 }

@@ -28,8 +28,8 @@ use samlgate_saml::{
 use samlgate_xml::Limits;
 
 use super::{text, DemoIdp, SpRegistration};
-use crate::acs::random_hex;
 use crate::demo::html;
+use crate::demo::random_hex;
 
 /// The IdP session cookie.
 const SESSION_COOKIE: &str = "samlgate_demo_idp";
