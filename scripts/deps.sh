@@ -4,6 +4,9 @@
 set -euo pipefail
 
 want=(pkg-config libssl-dev cmake xmlsec1 libxml2-utils python3-lxml opensaml-schemas xmltooling-schemas python3-pysaml2 prometheus)
+# tests/compare_smoke.rs (loadtest/compare/compare.sh --check): the SPs that
+# samlgate is compared with, and the nginx backend and reference proxy.
+want+=(apache2-bin libapache2-mod-auth-mellon libapache2-mod-shib nginx curl openssl)
 missing=()
 for p in "${want[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
