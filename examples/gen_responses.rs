@@ -85,6 +85,12 @@ struct Args {
     /// ACS URL (Destination and Recipient). Default: samlgate's, `http://127.0.0.1:PORT/saml/acs`.
     #[arg(long)]
     acs_url: Option<String>,
+    /// Response i is for user `user<i>` (NameID `user<i>@example.org`)
+    /// instead of alice: a flood of logins by different people. An SP that
+    /// indexes sessions by NameID for logout (Shibboleth) otherwise piles
+    /// every session onto one record.
+    #[arg(long)]
+    distinct_users: bool,
     /// Write only the IdP metadata and the Responses (no samlgate cookie or
     /// config): Responses for another SP (`--sp-entity-id`, `--acs-url`).
     #[arg(long)]
@@ -109,11 +115,16 @@ fn idp_key_pem(
     Ok((std::fs::read(key)?, std::fs::read(cert)?))
 }
 
-fn attributes(groups: usize) -> Vec<(&'static str, Vec<String>)> {
+/// The attributes of user `uid` (`alice`, or `user<i>` with `--distinct-users`).
+fn attributes(uid: &str, groups: usize) -> Vec<(&'static str, Vec<String>)> {
+    let mut display = uid.to_owned();
+    if let Some(initial) = display.get_mut(0..1) {
+        initial.make_ascii_uppercase();
+    }
     vec![
-        ("uid", vec!["alice".to_owned()]),
-        ("email", vec![NAME_ID.to_owned()]),
-        ("displayName", vec!["Alice Example".to_owned()]),
+        ("uid", vec![uid.to_owned()]),
+        ("email", vec![format!("{uid}@example.org")]),
+        ("displayName", vec![format!("{display} Example")]),
         (
             "groups",
             (0..groups)
@@ -157,7 +168,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The Responses, signed on `jobs` threads, written in order.
     let now = SystemClock.now();
-    let attrs = attributes(args.groups);
+    let attrs = attributes("alice", args.groups);
     let spec = ResponseSpec {
         issuer: &idp.entity_id,
         audience: &sp_entity,
@@ -182,7 +193,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         if i >= args.count {
                             return Ok(done);
                         }
-                        let xml = spec.signed_xml(&idp.key)?;
+                        let xml = if args.distinct_users {
+                            let uid = format!("user{i}");
+                            let name_id = format!("{uid}@example.org");
+                            let attrs = attributes(&uid, args.groups);
+                            ResponseSpec {
+                                name_id: &name_id,
+                                attributes: &attrs,
+                                ..spec.clone()
+                            }
+                            .signed_xml(&idp.key)?
+                        } else {
+                            spec.signed_xml(&idp.key)?
+                        };
                         done.push((i, base64::engine::general_purpose::STANDARD.encode(xml)));
                     }
                 })

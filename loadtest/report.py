@@ -290,6 +290,7 @@ COMPARE_NAMES = {
     "nginx": "nginx proxy_pass (no auth)",
     "samlgate": "samlgate",
     "mellon": "Apache + mod_auth_mellon",
+    "mellon-noca": "Apache + mod_auth_mellon, no system CA bundle",
     "shib": "Apache + mod_shib + shibd",
 }
 

@@ -5,6 +5,7 @@
 #   nginx     nginx proxy_pass, no authentication (the reference)
 #   samlgate  target/release/samlgate run
 #   mellon    Apache 2.4 + mod_auth_mellon (Debian libapache2-mod-auth-mellon)
+#   mellon-noca  the same, without the system CA bundle (logins only; servers.sh)
 #   shib      Apache 2.4 + mod_shib + shibd (Debian libapache2-mod-shib, Shibboleth SP 3)
 #
 # each in front of the same nginx static backend (loadtest/nginx-backend.conf)
@@ -59,9 +60,12 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 TAG=${TAG:-compare}
 PORT_BASE=${PORT_BASE:-18200}
 P_BACKEND=$((PORT_BASE + 1)) P_NGINX=$((PORT_BASE + 2)) P_SG=$((PORT_BASE + 3))
-P_MELLON=$((PORT_BASE + 4)) P_SHIB=$((PORT_BASE + 5)) P_SG_ADMIN=$((PORT_BASE + 13))
+P_MELLON=$((PORT_BASE + 4)) P_SHIB=$((PORT_BASE + 5)) P_MELLON_NOCA=$((PORT_BASE + 6))
+P_SG_ADMIN=$((PORT_BASE + 13))
+# Pass-through load: every server; logins: every SP. mellon-noca is Mellon
+# without the system CA bundle (servers.sh); its GETs are Mellon's.
 SERVERS="nginx samlgate mellon shib"
-SPS="samlgate mellon shib"
+SPS="samlgate mellon mellon-noca shib"
 
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -115,12 +119,13 @@ chmod 755 "$OUT"
 # --- servers -----------------------------------------------------------------------
 log "IdP key, servers (OUT $OUT)"
 # The one IdP key: made by the first run of the generator, read by the others.
-"$GEN" --out "$OUT" --count 1 --idp-key "$OUT/idp-key.pem" --idp-cert "$OUT/idp-cert.pem" \
+"$GEN" --out "$OUT/idp" --count 1 --idp-key "$OUT/idp-key.pem" --idp-cert "$OUT/idp-cert.pem" \
     --responses-only 2>>"$OUT/gen.log"
 start_backend
 start_nginx_proxy
 start_samlgate
-start_mellon
+start_mellon mellon
+start_mellon mellon-noca
 start_shib
 
 # --- functional checks ----------------------------------------------------------------
@@ -212,6 +217,7 @@ pkg() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo '?'; }
     echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"
     echo "samlgate=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo '+dirty') $SAMLGATE"
     echo "apache2-bin=$(pkg apache2-bin) mod_auth_mellon=$(pkg libapache2-mod-auth-mellon) liblasso3=$(pkg liblasso3) mod_shib=$(pkg libapache2-mod-shib) shibd=$(pkg shibboleth-sp-utils) nginx=$(pkg nginx)"
+    echo "openssl=$(pkg libssl3) ca-certificates=$(pkg ca-certificates) ($(grep -c 'BEGIN CERT' /etc/ssl/certs/ca-certificates.crt 2>/dev/null || echo 0) certificates in the system bundle)"
     echo "k6=$("$K6" version | head -1) wrk=$(pkg wrk)"
     echo "duration=$DURATION vus=$VUS acs_count=$ACS_COUNT response_xml_bytes=$(head -1 "$OUT/samlgate/check/responses.txt" | base64 -d | wc -c)"
     for s in $SPS; do echo "cookie_bytes_$s=$(tr -d '\n' <"$OUT/$s/cookie.txt" | wc -c)"; done
@@ -231,7 +237,9 @@ if [ "$WRK" = 1 ]; then
 fi
 for sp in $SPS; do
     log "$ACS_COUNT Responses for $sp"
-    gen_for "$sp" "$OUT/$sp/flood" "$ACS_COUNT"
+    # Each Response for another user, as in a real morning rush (one
+    # NameID would pile every session onto Shibboleth's logout index).
+    gen_for "$sp" "$OUT/$sp/flood" "$ACS_COUNT" --distinct-users
     measure "acs-$sp" acs "${SP_PIDS[$sp]}" -e ACS="${SP_ACS[$sp]}" -e BODIES="$OUT/$sp/flood/acs-bodies" \
         -e VUS="$VUS" -e DURATION="$DURATION" -e EXPECT_STATUS="${SP_STATUS[$sp]}" \
         -e SESSION_COOKIE="${SP_COOKIE[$sp]}" "$LOADTEST/acs.js"

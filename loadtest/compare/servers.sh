@@ -21,6 +21,14 @@ SP_ENTITY[mellon]=http://127.0.0.1:$P_MELLON/mellon/metadata
 SP_ACS[mellon]=http://127.0.0.1:$P_MELLON/mellon/postResponse
 SP_STATUS[mellon]=303
 SP_COOKIE[mellon]=mellon-cookie
+# mod_auth_mellon again, with OpenSSL's default CA locations pointed at
+# nothing (SSL_CERT_FILE, SSL_CERT_DIR): what loading the system CA bundle
+# on every ACS POST costs it (apache-mellon.conf).
+SP_PORT[mellon-noca]=$P_MELLON_NOCA
+SP_ENTITY[mellon-noca]=http://127.0.0.1:$P_MELLON_NOCA/mellon/metadata
+SP_ACS[mellon-noca]=http://127.0.0.1:$P_MELLON_NOCA/mellon/postResponse
+SP_STATUS[mellon-noca]=303
+SP_COOKIE[mellon-noca]=mellon-cookie
 SP_PORT[shib]=$P_SHIB
 SP_ENTITY[shib]=http://127.0.0.1:$P_SHIB/shibboleth
 SP_ACS[shib]=http://127.0.0.1:$P_SHIB/Shibboleth.sso/SAML2/POST
@@ -34,7 +42,7 @@ SP_COOKIE[shib]=_shibsession_
 gen_for() {
     "$GEN" --out "$2" --count "$3" --idp-key "$OUT/idp-key.pem" --idp-cert "$OUT/idp-cert.pem" \
         --sp-entity-id "${SP_ENTITY[$1]}" --acs-url "${SP_ACS[$1]}" --responses-only \
-        --jobs 2 2>>"$OUT/gen.log"
+        --jobs 2 "${@:4}" 2>>"$OUT/gen.log"
 }
 
 # An SP key and certificate (Mellon signs AuthnRequests with it; Shibboleth
@@ -77,7 +85,7 @@ apache_dir() { # sp
     local dir=$OUT/$1
     mkdir -p "$dir/run" "$dir/cache"
     sp_key "$dir"
-    cp "$OUT/idp-metadata.xml" "$dir/idp-metadata.xml"
+    cp "$OUT/idp/idp-metadata.xml" "$dir/idp-metadata.xml"
     # The workers run as www-data (Apache refuses to run them as root).
     chown -R www-data:www-data "$dir/run" "$dir/cache"
 }
@@ -90,15 +98,19 @@ run_apache() { # sp conf
     PIDS+=("$LAST_PID")
 }
 
-start_mellon() {
-    local dir=$OUT/mellon cert
-    apache_dir mellon
+start_mellon() { # mellon | mellon-noca
+    local sp=$1 dir=$OUT/$1 cert port=${SP_PORT[$1]}
+    apache_dir "$sp"
     cert=$(sed -e '/-----/d' "$dir/sp-cert.pem" | tr -d '\n')
-    sed -e "s/@PORT@/$P_MELLON/g" -e "s|@CERT@|$cert|" "$HERE/mellon-sp-metadata.xml" >"$dir/sp-metadata.xml"
-    run_apache mellon apache-mellon.conf
-    SP_PIDS[mellon]=$LAST_PID
+    sed -e "s/@PORT@/$port/g" -e "s|@CERT@|$cert|" "$HERE/mellon-sp-metadata.xml" >"$dir/sp-metadata.xml"
+    if [ "$sp" = mellon-noca ]; then
+        SSL_CERT_FILE=$dir/no-ca-bundle SSL_CERT_DIR=$dir/no-ca-dir run_apache "$sp" apache-mellon.conf
+    else
+        run_apache "$sp" apache-mellon.conf
+    fi
+    SP_PIDS[$sp]=$LAST_PID
     # Unauthenticated: Mellon sends the browser to its login handler (303).
-    wait_http "http://127.0.0.1:$P_MELLON/" 303
+    wait_http "http://127.0.0.1:$port/" 303
 }
 
 start_shib() {
