@@ -15,8 +15,9 @@ use std::process::Command;
 #[test]
 fn mellon_shibboleth_and_samlgate_take_the_same_idp_and_refuse_forgeries() {
     let root = env!("CARGO_MANIFEST_DIR");
-    // Apache's workers run as www-data and read their configuration here.
-    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("compare-smoke");
+    // Apache's workers run as www-data and read the SPs' files here, so
+    // not under the clone (which may sit in a directory closed to them).
+    let out = std::env::temp_dir().join(format!("samlgate-compare-smoke-{}", std::process::id()));
     let run = Command::new("bash")
         .arg(format!("{root}/loadtest/compare/compare.sh"))
         .arg("--check")
@@ -47,4 +48,6 @@ fn mellon_shibboleth_and_samlgate_take_the_same_idp_and_refuse_forgeries() {
     ] {
         assert!(stderr.contains(line), "no {line:?} in:\n{stderr}");
     }
+    // Kept when the test fails (the servers' logs are there).
+    let _ = std::fs::remove_dir_all(&out);
 }

@@ -111,10 +111,20 @@ else
     GEN=${GEN:-$TD/release/examples/gen_responses}
 fi
 
+# OUT is emptied first, but only if an earlier run made it.
+if [ -d "$OUT" ] && [ -n "$(ls -A "$OUT")" ] && [ ! -e "$OUT/.compare-out" ]; then
+    log "$OUT is not empty and was not made by compare.sh; set OUT to another directory"
+    exit 1
+fi
 rm -rf "$OUT"
 mkdir -p "$OUT"
-# Apache's workers (www-data) read their configuration under OUT.
+touch "$OUT/.compare-out"
+# Apache's workers (www-data) read the SPs' files under OUT at run time.
 chmod 755 "$OUT"
+if ! runuser -u www-data -- test -r "$OUT/.compare-out"; then
+    log "www-data cannot reach $OUT (a parent directory is closed to it); set OUT, e.g. OUT=/tmp/compare"
+    exit 1
+fi
 
 # --- servers -----------------------------------------------------------------------
 log "IdP key, servers (OUT $OUT)"
