@@ -20,6 +20,11 @@
 //! - `samlgate.toml`: the gateway configuration (IdP-initiated login
 //!   allowed, `max_response_age_seconds` = `--lifetime`, one `/` route to
 //!   the backend, the session key of `cookie.txt`).
+//!
+//! For another SP (`loadtest/compare/`): `--sp-entity-id` and `--acs-url`
+//! set the Audience, Destination and Recipient, `--responses-only` leaves
+//! out the cookie and the samlgate config, and `--idp-key`/`--idp-cert`
+//! keep the IdP key in files, so that every SP trusts the same IdP.
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -28,7 +33,8 @@ use std::time::Instant as MonoInstant;
 
 use base64::Engine;
 use clap::Parser;
-use samlgate_gateway::demo::idp::{DemoIdp, ResponseSpec};
+use samlgate_dsig::SigningKey;
+use samlgate_gateway::demo::idp::{generate_signing_key_pem, DemoIdp, ResponseSpec};
 use samlgate_gateway::seal::KeyRing;
 use samlgate_gateway::session::{CookieSettings, Session};
 use samlgate_saml::{Clock, SystemClock};
@@ -65,16 +71,60 @@ struct Args {
     /// Signing threads.
     #[arg(long, default_value_t = 2)]
     jobs: usize,
+    /// The IdP's private key (PEM): read if the file exists, else made and
+    /// written (with `--idp-cert`), so that several runs, one per SP, sign
+    /// with one IdP key (`loadtest/compare/`). Default: a new key per run.
+    #[arg(long, requires = "idp_cert")]
+    idp_key: Option<PathBuf>,
+    /// The IdP's certificate (PEM), with `--idp-key`.
+    #[arg(long, requires = "idp_key")]
+    idp_cert: Option<PathBuf>,
+    /// SP entity ID (the Audience). Default: samlgate's, `http://127.0.0.1:PORT/saml/metadata`.
+    #[arg(long)]
+    sp_entity_id: Option<String>,
+    /// ACS URL (Destination and Recipient). Default: samlgate's, `http://127.0.0.1:PORT/saml/acs`.
+    #[arg(long)]
+    acs_url: Option<String>,
+    /// Response i is for user `user<i>` (NameID `user<i>@example.org`)
+    /// instead of alice: a flood of logins by different people. An SP that
+    /// indexes sessions by NameID for logout (Shibboleth) otherwise piles
+    /// every session onto one record.
+    #[arg(long)]
+    distinct_users: bool,
+    /// Write only the IdP metadata and the Responses (no samlgate cookie or
+    /// config): Responses for another SP (`--sp-entity-id`, `--acs-url`).
+    #[arg(long)]
+    responses_only: bool,
 }
 
 const NAME_ID: &str = "alice@example.org";
 const IDP_NAME: &str = "corp";
+const IDP_BASE: &str = "https://idp.loadtest.invalid";
 
-fn attributes(groups: usize) -> Vec<(&'static str, Vec<String>)> {
+/// The IdP key and certificate PEM at these paths; made and written first
+/// if the key file does not exist yet.
+fn idp_key_pem(
+    key: &std::path::Path,
+    cert: &std::path::Path,
+) -> Result<(Vec<u8>, Vec<u8>), Box<dyn std::error::Error>> {
+    if !key.exists() {
+        let (key_pem, cert_pem) = generate_signing_key_pem("samlgate load test idp")?;
+        std::fs::write(key, &key_pem)?;
+        std::fs::write(cert, &cert_pem)?;
+    }
+    Ok((std::fs::read(key)?, std::fs::read(cert)?))
+}
+
+/// The attributes of user `uid` (`alice`, or `user<i>` with `--distinct-users`).
+fn attributes(uid: &str, groups: usize) -> Vec<(&'static str, Vec<String>)> {
+    let mut display = uid.to_owned();
+    if let Some(initial) = display.get_mut(0..1) {
+        initial.make_ascii_uppercase();
+    }
     vec![
-        ("uid", vec!["alice".to_owned()]),
-        ("email", vec![NAME_ID.to_owned()]),
-        ("displayName", vec!["Alice Example".to_owned()]),
+        ("uid", vec![uid.to_owned()]),
+        ("email", vec![format!("{uid}@example.org")]),
+        ("displayName", vec![format!("{display} Example")]),
         (
             "groups",
             (0..groups)
@@ -92,14 +142,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     std::fs::create_dir_all(&args.out)?;
     let gw = format!("http://127.0.0.1:{}", args.gateway_port);
-    let sp_entity = format!("{gw}/saml/metadata");
-    let acs = format!("{gw}/saml/acs");
-    let idp = DemoIdp::new("https://idp.loadtest.invalid", &sp_entity, &acs)?;
+    let sp_entity = args
+        .sp_entity_id
+        .clone()
+        .unwrap_or_else(|| format!("{gw}/saml/metadata"));
+    let acs = args
+        .acs_url
+        .clone()
+        .unwrap_or_else(|| format!("{gw}/saml/acs"));
+    let idp = match (&args.idp_key, &args.idp_cert) {
+        (Some(key), Some(cert)) => {
+            let (key_pem, cert_pem) = idp_key_pem(key, cert)?;
+            let cert_der = openssl::x509::X509::from_pem(&cert_pem)?.to_der()?;
+            DemoIdp::with_key(
+                IDP_BASE,
+                &sp_entity,
+                &acs,
+                SigningKey::from_pem(&key_pem, &cert_pem)?,
+                cert_der,
+            )
+        }
+        _ => DemoIdp::new(IDP_BASE, &sp_entity, &acs)?,
+    };
     std::fs::write(args.out.join("idp-metadata.xml"), idp.metadata())?;
 
     // The Responses, signed on `jobs` threads, written in order.
     let now = SystemClock.now();
-    let attrs = attributes(args.groups);
+    let attrs = attributes("alice", args.groups);
     let spec = ResponseSpec {
         issuer: &idp.entity_id,
         audience: &sp_entity,
@@ -124,7 +193,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         if i >= args.count {
                             return Ok(done);
                         }
-                        let xml = spec.signed_xml(&idp.key)?;
+                        let xml = if args.distinct_users {
+                            let uid = format!("user{i}");
+                            let name_id = format!("{uid}@example.org");
+                            let attrs = attributes(&uid, args.groups);
+                            ResponseSpec {
+                                name_id: &name_id,
+                                attributes: &attrs,
+                                ..spec.clone()
+                            }
+                            .signed_xml(&idp.key)?
+                        } else {
+                            spec.signed_xml(&idp.key)?
+                        };
                         done.push((i, base64::engine::general_purpose::STANDARD.encode(xml)));
                     }
                 })
@@ -198,6 +279,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         first.len(),
         started.elapsed().as_secs_f64()
     );
+
+    if args.responses_only {
+        eprintln!(
+            "wrote {}/{{idp-metadata.xml,responses.txt,acs-bodies.*}} for {sp_entity} at {acs}",
+            args.out.display()
+        );
+        return Ok(());
+    }
 
     // The session cookie, as the ACS would have written it for alice.
     let mut key = [0u8; 32];

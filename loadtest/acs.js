@@ -5,6 +5,11 @@
 //   k6 run -e ACS=http://127.0.0.1:18080/saml/acs -e BODIES=out/acs-bodies \
 //          -e SUMMARY=out/summary.json -e VUS=32 -e DURATION=15s acs.js
 //
+// Other SPs (compare/compare.sh): EXPECT_STATUS (303) is the status of an
+// accepted login, SESSION_COOKIE (samlgate_session=) the start of the
+// session cookie it sets (mod_auth_mellon: 303, `mellon-cookie=`;
+// Shibboleth SP: 302, `_shibsession_`).
+//
 // BODIES names `X.txt` (one URL-encoded form body per line, all lines of one
 // width) and `X.json` ({"width", "count"}), both written by the generator.
 // Iteration i (exec.scenario.iterationInTest, unique across VUs) reads line
@@ -21,6 +26,8 @@ import { Counter } from 'k6/metrics';
 import { open as openFile, SeekMode } from 'k6/experimental/fs';
 
 const acs = __ENV.ACS || 'http://127.0.0.1:18080/saml/acs';
+const expectStatus = parseInt(__ENV.EXPECT_STATUS || '303', 10);
+const sessionCookie = __ENV.SESSION_COOKIE || 'samlgate_session=';
 const base = __ENV.BODIES || 'out/acs-bodies';
 const meta = JSON.parse(open(base + '.json'));
 const file = await openFile(base + '.txt');
@@ -58,8 +65,8 @@ export default async function () {
     tags: { name: 'acs' },
   });
   const ok = check(res, {
-    'status 303': (r) => r.status === 303,
-    'session cookie set': (r) => (r.headers['Set-Cookie'] || '').indexOf('samlgate_session=') >= 0,
+    'login status': (r) => r.status === expectStatus,
+    'session cookie set': (r) => (r.headers['Set-Cookie'] || '').indexOf(sessionCookie) >= 0,
   });
   if (ok) accepted.add(1);
   else rejected.add(1, { status: String(res.status) });

@@ -8,6 +8,7 @@
   report.py table RESULTS_TSV STRACE_TSV BENCH_TSV ENV_TXT
   report.py pair LABEL NAME_A WRK_A TICKS_A NAME_B WRK_B TICKS_B      (pair.sh)
   report.py pairacs LABEL K6_SUMMARY SERVER_TICKS VERIFY_OUTPUT METRICS (pair.sh)
+  report.py compare RESULTS_TSV SPLIT_TSV ENV_TXT                    (compare/compare.sh)
 """
 
 import json
@@ -287,11 +288,79 @@ def table(args):
         print()
 
 
+COMPARE_NAMES = {
+    "nginx": "nginx proxy_pass (no auth)",
+    "samlgate": "samlgate",
+    "mellon": "Apache + mod_auth_mellon",
+    "mellon-noca": "Apache + mod_auth_mellon, no system CA bundle",
+    "shib": "Apache + mod_shib + shibd",
+}
+
+
+def compare(args):
+    """compare.sh's tables: per server, ACS logins and authenticated GETs
+    per server CPU-second, latency, errors; shibd's share of Shibboleth's CPU."""
+    results, split_path, env = args
+    rows = read_tsv(results, ROW_FIELDS)
+    # label, kind -> the per-process-tree ticks ("apache+shibd" for shib).
+    split = {(r[0], r[1]): [int(t) for t in r[2].split("+")] for r in read_tsv(split_path) if len(r) > 2}
+    print("```")
+    for line in read_tsv(env):
+        print(line[0])
+    print("```\n")
+
+    def shibd_share(r):
+        ticks = split.get((r["label"], r["kind"]), [])
+        if len(ticks) < 2 or sum(ticks) == 0:
+            return "-"
+        return f"{ticks[1] / CLK:.2f} ({100.0 * ticks[1] / sum(ticks):.0f}%)"
+
+    def server(label):
+        return COMPARE_NAMES.get(label.removeprefix("acs-"), label)
+
+    acs = [r for r in rows if r["kind"] == "acs"]
+    if acs:
+        ref = next((per_cpu(r) for r in acs if r["label"] == "acs-samlgate"), 0.0)
+        print("### ACS logins (unique signed Responses, each POSTed once from a fresh cookie jar)\n")
+        print("| server | POSTs | accepted | not accepted | logins per server CPU-s | samlgate ÷ this "
+              "| server CPU s | of which shibd | p50 ms | p99 ms | accepted/s | k6 CPU s | other CPU s |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in acs:
+            pc = per_cpu(r)
+            wall = float(r["wall_s"]) or 1.0
+            ratio = f"{ref / pc:.1f}x" if pc and ref else "-"
+            print(f"| {server(r['label'])} | {r['requests']} | {r['ok']} | {r['failed']} | {pc:,.0f} | {ratio} "
+                  f"| {r['server_cpu_s']} | {shibd_share(r)} | {r['p50_ms']} | {r['p99_ms']} "
+                  f"| {float(r['ok']) / wall:,.0f} | {r['k6_cpu_s']} | {other_cpu(r):.2f} |")
+        print()
+
+    for kind, title, gen in (
+        ("pass", "Authenticated GET, k6 (the session cookie of one ACS POST)", "k6"),
+        ("wrk", "Authenticated GET, wrk (same request, 1 wrk thread)", "wrk"),
+    ):
+        passes = [r for r in rows if r["kind"] == kind]
+        if not passes:
+            continue
+        ref = next((per_cpu(r) for r in passes if r["label"] == "samlgate"), 0.0)
+        print(f"### {title}\n")
+        print("| server | requests (200) | errors | GETs per server CPU-s | samlgate ÷ this | server CPU s "
+              f"| of which shibd | p50 ms | p99 ms | req/s | backend CPU s | {gen} CPU s | other CPU s |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in passes:
+            pc = per_cpu(r)
+            wall = float(r["wall_s"]) or 1.0
+            ratio = f"{ref / pc:.2f}x" if pc and ref else "-"
+            print(f"| {server(r['label'])} | {r['ok']} | {r['failed']} | {pc:,.0f} | {ratio} "
+                  f"| {r['server_cpu_s']} | {shibd_share(r)} | {r['p50_ms']} | {r['p99_ms']} "
+                  f"| {float(r['ok']) / wall:,.0f} | {r['backend_cpu_s']} | {r['k6_cpu_s']} | {other_cpu(r):.2f} |")
+        print()
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     {
         "row": row, "wrkrow": wrkrow, "strace": strace, "bench": bench, "table": table,
-        "pair": pair, "pairacs": pairacs,
+        "pair": pair, "pairacs": pairacs, "compare": compare,
     }[cmd](args)
 
 

@@ -31,7 +31,6 @@ BENCH=${BENCH:-1}
 SKIP_BUILD=${SKIP_BUILD:-0}
 SKIP_GEN=${SKIP_GEN:-0}
 TAG=${TAG:-run}
-K6=${K6:-k6}
 JEMALLOC=${JEMALLOC:-/usr/lib/x86_64-linux-gnu/libjemalloc.so.2}
 
 # Loopback ports.
@@ -39,61 +38,11 @@ P_GW=18080 P_ADMIN=18090 P_BACKEND=18081 P_BARE=18082 P_NGINX=18083
 P_GW_T1=18084 P_ADMIN_T1=18094 P_GW_JE=18085 P_ADMIN_JE=18095
 P_GW_GL=18086 P_ADMIN_GL=18096 P_BARE_T1=18087
 
-CLK_TCK=$(getconf CLK_TCK)
-TIMEFORMAT='%U %S'
-PIDS=()
-
-children() { ps -o pid= --ppid "$1" 2>/dev/null | tr -s ' \n' ' ' || true; }
-
-stop_pid() {
-    local pid=$1 kids i keep=() p
-    # Forget it first, so that cleanup never signals a reused PID.
-    for p in "${PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
-    PIDS=("${keep[@]}")
-    kill -0 "$pid" 2>/dev/null || return 0
-    kids=$(children "$pid")
-    kill -INT "$pid" 2>/dev/null || true  # fast shutdown (nginx and pingora)
-    for i in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    for k in $kids; do kill -KILL "$k" 2>/dev/null || true; done
-    wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# utime+stime (ticks) of a process and its direct children (nginx workers).
-proc_ticks() { [ -r "/proc/$1/stat" ] && sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12+$13}' || echo 0; }
-tree_ticks() {
-    local total c
-    total=$(proc_ticks "$1")
-    for c in $(children "$1"); do total=$((total + $(proc_ticks "$c"))); done
-    echo "$total"
-}
-sys_busy() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
-
-start_nginx() { # name conf-template port [backend workers]
-    local name=$1 dir=$OUT/$1
-    mkdir -p "$dir"
-    sed -e "s/@PORT@/$3/" -e "s/@BACKEND@/${4:-}/" -e "s/@WORKERS@/${5:-2}/" "$HERE/$2" >"$dir/nginx.conf"
-    "$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" \
-        -g "daemon off; pid $dir/nginx.pid;" >"$dir/stdout.log" 2>&1 &
-    LAST_PID=$!
-    PIDS+=("$LAST_PID")
-}
-
 # The start_* functions run in this shell (children of it) and leave the PID
 # in LAST_PID.
-LAST_PID=
 # samlgate links mimalloc; `samlgate-glibc` is the same code built with
 # --no-default-features (glibc malloc), into which jemalloc is preloaded for
 # the jemalloc lever (a preload cannot replace a linked-in Rust allocator).
@@ -114,36 +63,6 @@ variant_config() { # threads port admin -> path
         -e "s/^admin_listen = .*/admin_listen = \"127.0.0.1:$3\"/" \
         "$OUT/samlgate.toml" >"$f"
     echo "$f"
-}
-
-# measure LABEL KIND SERVER_PID k6-args...: one k6 run, one result row.
-measure() {
-    local label=$1 kind=$2 spid=$3
-    shift 3
-    local sum=$OUT/$TAG-k6-$label.json s0 s1 b0 b1 t0 t1 k6t
-    rm -f "$sum"
-    log "run $label ($kind)"
-    b0=$(tree_ticks "$BACKEND_PID") s0=$(tree_ticks "$spid") t0=$(sys_busy)
-    { time "$K6" run --quiet --no-usage-report -e SUMMARY="$sum" "$@" \
-        >"$OUT/$TAG-k6-$label.log" 2>&1; } 2>"$OUT/$TAG-k6-$label.time" || true
-    b1=$(tree_ticks "$BACKEND_PID") s1=$(tree_ticks "$spid") t1=$(sys_busy)
-    k6t=$(awk '{print $1+$2}' "$OUT/$TAG-k6-$label.time" 2>/dev/null || echo 0)
-    python3 "$HERE/report.py" row "$label" "$kind" "$sum" "$CLK_TCK" \
-        $((s1 - s0)) $((b1 - b0)) "$k6t" $((t1 - t0)) >>"$OUT/$TAG-results.tsv"
-}
-
-# wrk_measure LABEL SERVER_PID URL: the same GET with wrk (1 thread, VUS
-# connections), which needs far less CPU per request than k6.
-wrk_measure() {
-    local label=$1 spid=$2 s0 s1 b0 b1 t0 t1 gent
-    log "run wrk:$label"
-    b0=$(tree_ticks "$BACKEND_PID") s0=$(tree_ticks "$spid") t0=$(sys_busy)
-    { time wrk -t1 -c"$VUS" -d"$DURATION" --latency -H "Cookie: $(cat "$OUT/cookie.txt")" \
-        -H "Accept: text/html" "$3" >"$OUT/$TAG-wrk-$label.log" 2>&1; } 2>"$OUT/$TAG-wrk-$label.time" || true
-    b1=$(tree_ticks "$BACKEND_PID") s1=$(tree_ticks "$spid") t1=$(sys_busy)
-    gent=$(awk '{print $1+$2}' "$OUT/$TAG-wrk-$label.time" 2>/dev/null || echo 0)
-    python3 "$HERE/report.py" wrkrow "$label" "$OUT/$TAG-wrk-$label.log" "$CLK_TCK" \
-        $((s1 - s0)) $((b1 - b0)) "$gent" $((t1 - t0)) >>"$OUT/$TAG-results.tsv"
 }
 
 passthrough() { # label server_pid url
@@ -210,6 +129,7 @@ if [ "$SKIP_GEN" != 1 ] || [ ! -s "$OUT/acs-bodies.txt" ]; then
 fi
 
 : >"$OUT/$TAG-results.tsv"
+: >"$OUT/$TAG-split.tsv"
 : >"$OUT/$TAG-strace.tsv"
 {
     echo "nproc=$(nproc)"

@@ -9,6 +9,9 @@ want=(pkg-config libssl-dev cmake xmlsec1 libxml2-utils python3-lxml opensaml-sc
 want+=(chromium simplesamlphp php-cli php-xml)
 # tests of samlgate-store and the gateway cluster: a real Redis.
 want+=(redis-server redis-tools)
+# tests/compare_smoke.rs (loadtest/compare/compare.sh --check): the SPs that
+# samlgate is compared with, and the nginx backend and reference proxy.
+want+=(apache2-bin libapache2-mod-auth-mellon libapache2-mod-shib nginx curl openssl)
 missing=()
 # nodejs from other sources ships npm itself; Debian's npm would conflict.
 command -v npm >/dev/null 2>&1 || missing+=(npm)

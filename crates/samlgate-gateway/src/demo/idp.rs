@@ -25,7 +25,7 @@ use openssl::bn::BigNum;
 use openssl::hash::MessageDigest;
 use openssl::pkey::PKey;
 use openssl::rsa::Rsa;
-use openssl::x509::{X509Builder, X509NameBuilder};
+use openssl::x509::{X509Builder, X509NameBuilder, X509};
 use samlgate_dsig::{sign_enveloped, SigningKey};
 use samlgate_saml::ns::{ASSERTION, PROTOCOL};
 use samlgate_saml::{
@@ -67,6 +67,18 @@ pub const USERS: [DemoUser; 2] = [
 
 /// A key and self-signed certificate made at start (nothing on disk).
 pub fn generate_signing_key(common_name: &str) -> Result<(SigningKey, Vec<u8>), String> {
+    let (key_pem, cert_pem) = generate_signing_key_pem(common_name)?;
+    let signing = SigningKey::from_pem(&key_pem, &cert_pem)?;
+    let cert_der = X509::from_pem(&cert_pem)
+        .and_then(|c| c.to_der())
+        .map_err(|e| e.to_string())?;
+    Ok((signing, cert_der))
+}
+
+/// A new RSA-2048 key (PKCS#8 PEM) and its self-signed certificate (PEM),
+/// for callers that keep the IdP's key on disk (the load test's comparison
+/// signs Responses for several SPs with one IdP key, one run after another).
+pub fn generate_signing_key_pem(common_name: &str) -> Result<(Vec<u8>, Vec<u8>), String> {
     let err = |e: openssl::error::ErrorStack| e.to_string();
     let key = PKey::from_rsa(Rsa::generate(2048).map_err(err)?).map_err(err)?;
     let mut name = X509NameBuilder::new().map_err(err)?;
@@ -89,8 +101,7 @@ pub fn generate_signing_key(common_name: &str) -> Result<(SigningKey, Vec<u8>), 
     let cert = b.build();
     let key_pem = key.private_key_to_pem_pkcs8().map_err(err)?;
     let cert_pem = cert.to_pem().map_err(err)?;
-    let signing = SigningKey::from_pem(&key_pem, &cert_pem)?;
-    Ok((signing, cert.to_der().map_err(err)?))
+    Ok((key_pem, cert_pem))
 }
 
 /// Everything a Response needs; [`ResponseSpec::signed_xml`] writes it.
@@ -201,7 +212,25 @@ impl DemoIdp {
     /// A new IdP at `base_url` for one SP.
     pub fn new(base_url: &str, sp_entity_id: &str, sp_acs_url: &str) -> Result<Self, String> {
         let (key, cert_der) = generate_signing_key("samlgate demo idp")?;
-        Ok(DemoIdp {
+        Ok(Self::with_key(
+            base_url,
+            sp_entity_id,
+            sp_acs_url,
+            key,
+            cert_der,
+        ))
+    }
+
+    /// An IdP at `base_url` for one SP, signing with `key` (whose
+    /// certificate is `cert_der`, published in [`DemoIdp::metadata`]).
+    pub fn with_key(
+        base_url: &str,
+        sp_entity_id: &str,
+        sp_acs_url: &str,
+        key: SigningKey,
+        cert_der: Vec<u8>,
+    ) -> Self {
+        DemoIdp {
             entity_id: format!("{base_url}/idp"),
             base_url: base_url.to_owned(),
             sp_entity_id: sp_entity_id.to_owned(),
@@ -211,7 +240,7 @@ impl DemoIdp {
             sessions: Mutex::new(HashMap::new()),
             sp: Mutex::new(SpRegistration::default()),
             sp_metadata_url: Mutex::new(None),
-        })
+        }
     }
 
     /// Its metadata.
