@@ -105,13 +105,39 @@ fn demo_signs_alice_in_through_the_demo_idp() {
     // alice may see the admin-only page.
     let admin_page = client.get(format!("{base}/admin/")).send().unwrap();
     assert_eq!(admin_page.status(), 200);
-    // Logout ends the session: back to the IdP.
-    let out = client.get(format!("{base}/saml/logout")).send().unwrap();
+    // A sign-out link followed from another site gets a confirmation page,
+    // not a logout.
+    let cross_site = client
+        .get(format!("{base}/saml/logout"))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .unwrap();
+    assert_eq!(cross_site.status(), 200);
+    assert!(cross_site.text().unwrap().contains("Sign out?"));
+    let still = client.get(format!("{base}/admin/")).send().unwrap();
+    assert_eq!(still.status(), 200, "still signed in");
+    // Signing out from the application (same origin): SAML Single Logout
+    // through the demo IdP (signed LogoutRequest, its signed
+    // LogoutResponse back) to the signed-out page.
+    let out = client
+        .get(format!("{base}/saml/logout"))
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .unwrap();
+    assert_eq!(out.status(), 200);
+    assert!(out.url().as_str().starts_with(&format!("{base}/saml/logout")), "{}", out.url());
+    let page = out.text().unwrap();
+    assert!(page.contains("You are signed out"), "{page}");
+    assert!(!page.contains("did not confirm"), "{page}");
+    // The session is gone here and at the IdP: back to its login form.
+    let again = client.get(format!("{base}/")).send().unwrap();
     assert!(
-        out.url()
+        again
+            .url()
             .as_str()
             .starts_with(&format!("http://127.0.0.1:{idp}/sso")),
         "{}",
-        out.url()
+        again.url()
     );
+    assert!(again.text().unwrap().contains("password"), "the IdP asks to sign in again");
 }

@@ -42,18 +42,13 @@ pub enum GatewayReason {
     IdpUnavailable,
     /// The IdP's metadata has no endpoint for the configured binding.
     IdpEndpointMissing,
-    /// A logout message failed its checks (the user is signed out here
-    /// anyway when it was their own logout).
-    LogoutInvalid,
-    /// A cross-site request to end the session: confirmation needed.
-    LogoutConfirm,
     /// Something failed inside the gateway.
     Internal,
 }
 
 impl GatewayReason {
     /// Every code of the gateway's own (the engine's are `Reason::ALL`).
-    pub const OWN: [GatewayReason; 18] = [
+    pub const OWN: [GatewayReason; 16] = [
         GatewayReason::RelayStateInvalid,
         GatewayReason::InvalidAttributeValue,
         GatewayReason::AccessDenied,
@@ -69,8 +64,6 @@ impl GatewayReason {
         GatewayReason::UpstreamTimeout,
         GatewayReason::IdpUnavailable,
         GatewayReason::IdpEndpointMissing,
-        GatewayReason::LogoutInvalid,
-        GatewayReason::LogoutConfirm,
         GatewayReason::Internal,
     ];
 
@@ -93,8 +86,6 @@ impl GatewayReason {
             GatewayReason::UpstreamTimeout => "upstream_timeout",
             GatewayReason::IdpUnavailable => "idp_unavailable",
             GatewayReason::IdpEndpointMissing => "idp_endpoint_missing",
-            GatewayReason::LogoutInvalid => "logout_invalid",
-            GatewayReason::LogoutConfirm => "logout_confirm",
             GatewayReason::Internal => "internal",
         }
     }
@@ -111,13 +102,11 @@ impl GatewayReason {
             | GatewayReason::SessionTooLarge
             | GatewayReason::PathInvalid
             | GatewayReason::HostMismatch
-            | GatewayReason::BadRequest
-            | GatewayReason::LogoutInvalid => 400,
+            | GatewayReason::BadRequest => 400,
             GatewayReason::InvalidAttributeValue | GatewayReason::AccessDenied => 403,
             GatewayReason::Unauthenticated => 401,
             GatewayReason::NotFound => 404,
             GatewayReason::MethodNotAllowed => 405,
-            GatewayReason::LogoutConfirm => 200,
             GatewayReason::UpstreamUnavailable => 502,
             GatewayReason::UpstreamTimeout => 504,
             GatewayReason::StoreUnavailable
@@ -181,8 +170,6 @@ impl GatewayReason {
             GatewayReason::IdpEndpointMissing => {
                 "The identity provider's metadata has no sign-in address for the way this service is configured to send requests. The administrator must change the binding or the identity provider's metadata."
             }
-            GatewayReason::LogoutInvalid => "The sign-out message could not be verified.",
-            GatewayReason::LogoutConfirm => "Do you want to sign out?",
             GatewayReason::Internal => "Something went wrong inside the gateway.",
         }
     }
@@ -233,7 +220,7 @@ mod tests {
     }
 
     #[test]
-    fn codes_are_distinct_and_statuses_are_errors_or_the_confirmation() {
+    fn codes_are_distinct_and_statuses_are_errors() {
         let mut codes: Vec<&str> = GatewayReason::OWN.iter().map(|r| r.code()).collect();
         codes.extend(Reason::ALL.iter().map(|r| r.as_str()));
         let n = codes.len();

@@ -231,6 +231,9 @@ pub struct BuildOptions {
     pub session_keys: Option<Vec<[u8; 32]>>,
     /// Fetch timeout for metadata URLs.
     pub fetch_timeout: Duration,
+    /// The SP signing key, when not from the configuration (the demo,
+    /// which writes no files).
+    pub signing_key: Option<SigningKey>,
 }
 
 impl Default for BuildOptions {
@@ -239,6 +242,7 @@ impl Default for BuildOptions {
             inline_metadata: Vec::new(),
             session_keys: None,
             fetch_timeout: Duration::from_secs(10),
+            signing_key: None,
         }
     }
 }
@@ -269,6 +273,7 @@ impl Gateway {
         let secure = sp.base_url.starts_with("https://") || !config.server.tls.is_empty();
 
         let signing_key = match (&sp.signing_key, &sp.signing_cert) {
+            _ if options.signing_key.is_some() => options.signing_key.clone(),
             (Some(k), Some(c)) => Some(
                 SigningKey::from_pem(&read(k, "sp.signing_key")?, &read(c, "sp.signing_cert")?)
                     .map_err(|e| problem("sp.signing_key", e))?,

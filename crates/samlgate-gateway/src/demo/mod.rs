@@ -202,17 +202,26 @@ pub fn run(ports: DemoPorts) -> Result<(), StartError> {
         .spawn(move || helpers.block_on(std::future::pending::<()>()))
         .map_err(|e| StartError::Other(e.to_string()))?;
 
+    // The SP's signing key, in memory like everything of the demo: it
+    // signs the AuthnRequests and the Single Logout messages, and the demo
+    // IdP reads its certificate from the SP metadata.
+    let (sp_key, _) =
+        idp::generate_signing_key("samlgate demo SP").map_err(StartError::Other)?;
     let control = Control::start(
         config,
         ReloadSource {
             path: None,
-            options: BuildOptions::default(),
+            options: BuildOptions {
+                signing_key: Some(sp_key),
+                ..BuildOptions::default()
+            },
         },
     )?;
     let banner = format!(
         "\nsamlgate demo is running.\n\n  Open            {gateway_url}/\n  \
 Sign in as      alice / alice  (groups staff;admins)  or  bob / bob  (staff)\n  \
 Admin-only page {gateway_url}/admin/  (alice only: route rule groups contains admins)\n  \
+Sign out        {gateway_url}/saml/logout  (here and at the IdP: SAML Single Logout)\n  \
 Public page     {gateway_url}/public/  (no login; spoofed identity headers are stripped)\n  \
 Metrics         http://127.0.0.1:{}/metrics\n  \
 SP metadata     {gateway_url}/saml/metadata\n  \
