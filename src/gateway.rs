@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use samlgate_gateway::check::Severity;
 use samlgate_gateway::config::Config;
 use samlgate_gateway::demo::{self, DemoPorts};
 use samlgate_gateway::server::{init_logging, Control, ReloadSource, StartError};
@@ -77,14 +78,22 @@ pub(crate) fn check(args: CheckArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return report(&StartError::Config(e)),
     };
+    let mut findings = samlgate_gateway::check::static_findings(&config);
     if args.deep {
         let source = ReloadSource {
             path: None,
             options: BuildOptions::default(),
         };
-        if let Err(e) = Control::start(config, source) {
-            return report(&e);
+        match Control::start(config, source) {
+            Ok(control) => findings.extend(samlgate_gateway::check::deep_findings(&control)),
+            Err(e) => return report(&e),
         }
+    }
+    for finding in &findings {
+        eprintln!("samlgate: {finding}");
+    }
+    if findings.iter().any(|f| f.severity == Severity::Error) {
+        return ExitCode::from(2);
     }
     println!("{}: OK", args.config.display());
     ExitCode::SUCCESS

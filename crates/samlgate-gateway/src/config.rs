@@ -483,6 +483,14 @@ pub const DEFAULT_STRIPPED_HEADERS: [&str; 3] =
     ["X-Remote-User", "Remote-User", "X-Forwarded-User"];
 
 impl Config {
+    /// `memory` or `redis`, for reports.
+    pub fn store_backend_name(&self) -> &'static str {
+        match self.store.backend {
+            samlgate_store::Backend::Memory => "memory",
+            samlgate_store::Backend::Redis => "redis",
+        }
+    }
+
     /// Reads and validates a file. Relative paths inside it are taken
     /// relative to the file's directory.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {

@@ -16,6 +16,7 @@
 pub mod acs;
 pub mod admin;
 pub mod authority;
+pub mod check;
 pub mod cluster_metrics;
 pub mod config;
 pub mod cookie_filter;

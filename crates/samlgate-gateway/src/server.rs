@@ -200,6 +200,20 @@ impl Control {
                         tracing::error!(error = %e, "admin listener failed");
                     }
                     shared.gateway.load().spawn_refresh();
+                    let store = shared.store.clone();
+                    tokio::spawn(async move {
+                        // At startup: say what the store is, and warn when
+                        // Redis could evict replay or revocation keys.
+                        match store.ping().await {
+                            Ok(info) => {
+                                tracing::info!(backend = info.backend, version = info.server_version.as_deref().unwrap_or("-"), nodes = info.nodes, "store answered");
+                                for w in info.warnings {
+                                    tracing::warn!(warning = %w, "store");
+                                }
+                            }
+                            Err(e) => tracing::warn!(error = %e, "store did not answer at startup (the failure policy applies until it does)"),
+                        }
+                    });
                     tokio::spawn(async move {
                         announce_when_listening(probes).await;
                         tracing::info!(listen = ?listen, admin = %admin_listen, "samlgate serving");

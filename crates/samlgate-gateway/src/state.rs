@@ -20,6 +20,7 @@ use crate::cookie_filter::GatewayCookies;
 use crate::dataplane::upstream::Upstreams;
 use crate::headers::{HeaderPolicy, InvalidValue};
 use crate::ip_block::IpBlock;
+use crate::reason::GatewayReason;
 use crate::key_cache::FingerprintKeyCache;
 use crate::metadata_feed::{FeedOptions, MetadataFeed, MetadataSource};
 use crate::metrics::{Metrics, RouteSeries};
@@ -614,9 +615,56 @@ impl Gateway {
         self.idps.iter().find(|i| i.config.name == name)
     }
 
-    /// True once every IdP has usable metadata.
+    /// True once every IdP can be used for logins.
     pub fn ready(&self) -> bool {
-        self.idps.iter().all(|i| i.entity().is_some())
+        self.idps.iter().all(|i| i.problem().is_none())
+    }
+}
+
+/// Why a configured IdP cannot be used for logins now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdpProblem {
+    /// `idp_unavailable` (no usable metadata) or `idp_endpoint_missing`.
+    pub reason: GatewayReason,
+    /// What is wrong, for the operator.
+    pub detail: String,
+}
+
+impl Idp {
+    /// None when logins through this IdP can start: its metadata is loaded
+    /// and has a SingleSignOnService for the configured binding.
+    pub fn problem(&self) -> Option<IdpProblem> {
+        let Some(entity) = self.entity() else {
+            return Some(IdpProblem {
+                reason: GatewayReason::IdpUnavailable,
+                detail: "its metadata is not loaded (see the log for the fetch or parse error)".into(),
+            });
+        };
+        let binding = if self.config.authn_request_binding == "post" {
+            samlgate_saml::BINDING_HTTP_POST
+        } else {
+            samlgate_saml::BINDING_HTTP_REDIRECT
+        };
+        if IdpEntity::endpoint(&entity.sso, binding).is_none() {
+            return Some(IdpProblem {
+                reason: GatewayReason::IdpEndpointMissing,
+                detail: format!(
+                    "its metadata has no SingleSignOnService for {binding} (authn_request_binding = {:?}); it offers: {}",
+                    self.config.authn_request_binding,
+                    if entity.sso.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        entity
+                            .sso
+                            .iter()
+                            .map(|e| e.binding.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ),
+            });
+        }
+        None
     }
 }
 
