@@ -1,0 +1,572 @@
+//! HTTP/1.1 over raw sockets, for the data-plane tests: a client that
+//! writes exact bytes (malformed ones included) and reads each response
+//! byte for byte, so that a cut connection or a missing end of message
+//! shows; a recording backend that logs every request it parses; and a
+//! backend that dies in the middle of its response.
+//!
+//! Everything here is blocking `std::net` on loopback, one thread per
+//! backend connection: the tests need exact bytes, not speed.
+
+#![allow(dead_code)]
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a test waits for any one answer before calling it missing.
+pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
+
+/// One client connection.
+pub(crate) struct RawClient {
+    pub(crate) stream: TcpStream,
+    /// Received and not yet consumed.
+    buf: Vec<u8>,
+}
+
+/// A complete response.
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+    /// The body ended with the connection (no length, not chunked).
+    pub(crate) close_delimited: bool,
+}
+
+impl Response {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A response that did not end properly: what arrived before the
+/// connection ended (or went silent).
+#[derive(Debug)]
+pub(crate) struct Cut {
+    /// The status, if the head arrived.
+    pub(crate) status: Option<u16>,
+    /// Every byte of this response that arrived.
+    pub(crate) raw: Vec<u8>,
+    /// The body decoded so far.
+    pub(crate) body: Vec<u8>,
+    /// `eof`, `reset`, `timeout` or `malformed: ...`.
+    pub(crate) why: String,
+}
+
+/// How a connection ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum End {
+    /// The peer closed (FIN).
+    Eof,
+    /// The peer reset the connection.
+    Reset,
+    /// Still open when the wait ended.
+    StillOpen,
+}
+
+impl RawClient {
+    pub(crate) fn connect(port: u16) -> RawClient {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the gateway");
+        stream.set_nodelay(true).ok();
+        stream.set_read_timeout(Some(PATIENCE)).ok();
+        RawClient {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Writes `bytes`. A write error is returned, not raised: a server may
+    /// answer and close before a large request is all written.
+    pub(crate) fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
+    /// Reads more bytes; Ok(0) at EOF.
+    fn fill(&mut self) -> std::io::Result<usize> {
+        let mut chunk = [0u8; 16 * 1024];
+        let n = self.stream.read(&mut chunk)?;
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(n)
+    }
+
+    /// Reads one response. `head_request`: the request was HEAD (no body
+    /// follows whatever the headers say).
+    pub(crate) fn response(&mut self, head_request: bool) -> Result<Response, Cut> {
+        let mut pos;
+        // The head.
+        let head_end = loop {
+            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
+                break i + 4;
+            }
+            if let Err(why) = self.more() {
+                return Err(self.cut(None, Vec::new(), why));
+            }
+        };
+        let head = String::from_utf8_lossy(&self.buf[..head_end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap_or_default();
+        let status = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse::<u16>().ok());
+        let Some(status) = status.filter(|_| status_line.starts_with("HTTP/1.")) else {
+            return Err(self.cut(None, Vec::new(), format!("malformed: {status_line:?}")));
+        };
+        let headers: Vec<(String, String)> = lines
+            .filter(|l| !l.is_empty())
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect();
+        let get = |name: &str| {
+            headers
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+                .collect::<Vec<_>>()
+        };
+        pos = head_end;
+        let mut body = Vec::new();
+        let bodiless = head_request || status / 100 == 1 || status == 204 || status == 304;
+        let chunked = get("transfer-encoding")
+            .last()
+            .is_some_and(|te| last_token_is_chunked(te));
+        let length: Option<usize> = get("content-length").first().and_then(|v| v.parse().ok());
+        let mut close_delimited = false;
+        if bodiless {
+        } else if chunked {
+            loop {
+                let line_end = loop {
+                    if let Some(i) = find(&self.buf[pos..], b"\r\n") {
+                        break pos + i;
+                    }
+                    if let Err(why) = self.more() {
+                        return Err(self.cut(Some(status), body, why));
+                    }
+                };
+                let size_text = String::from_utf8_lossy(&self.buf[pos..line_end]).into_owned();
+                let size_text = size_text.split(';').next().unwrap_or_default().trim();
+                let Ok(size) = usize::from_str_radix(size_text, 16) else {
+                    let why = format!("malformed: chunk size {size_text:?}");
+                    return Err(self.cut(Some(status), body, why));
+                };
+                pos = line_end + 2;
+                if size == 0 {
+                    // Trailers, then the empty line.
+                    loop {
+                        if let Some(i) = find(&self.buf[pos..], b"\r\n") {
+                            let empty = i == 0;
+                            pos += i + 2;
+                            if empty {
+                                break;
+                            }
+                            continue;
+                        }
+                        if let Err(why) = self.more() {
+                            return Err(self.cut(Some(status), body, why));
+                        }
+                    }
+                    break;
+                }
+                while self.buf.len() < pos + size + 2 {
+                    if let Err(why) = self.more() {
+                        let have = self.buf.len().min(pos + size);
+                        body.extend_from_slice(&self.buf[pos..have]);
+                        return Err(self.cut(Some(status), body, why));
+                    }
+                }
+                body.extend_from_slice(&self.buf[pos..pos + size]);
+                if &self.buf[pos + size..pos + size + 2] != b"\r\n" {
+                    return Err(self.cut(Some(status), body, "malformed: chunk end".into()));
+                }
+                pos += size + 2;
+            }
+        } else if let Some(length) = length {
+            while self.buf.len() < pos + length {
+                if let Err(why) = self.more() {
+                    let got = self.buf[pos..].to_vec();
+                    return Err(self.cut(Some(status), got, why));
+                }
+            }
+            body.extend_from_slice(&self.buf[pos..pos + length]);
+            pos += length;
+        } else {
+            close_delimited = true;
+            loop {
+                match self.more() {
+                    Ok(()) => {}
+                    Err(why) if why == "eof" => break,
+                    Err(why) => {
+                        let got = self.buf[pos..].to_vec();
+                        return Err(self.cut(Some(status), got, why));
+                    }
+                }
+            }
+            body.extend_from_slice(&self.buf[pos..]);
+            pos = self.buf.len();
+        }
+        self.buf.drain(..pos);
+        Ok(Response {
+            status,
+            headers,
+            body,
+            close_delimited,
+        })
+    }
+
+    /// Reads once more, naming why nothing came.
+    fn more(&mut self) -> Result<(), String> {
+        match self.fill() {
+            Ok(0) => Err("eof".into()),
+            Ok(_) => Ok(()),
+            Err(e) => Err(kind_name(e.kind()).into()),
+        }
+    }
+
+    fn cut(&mut self, status: Option<u16>, body: Vec<u8>, why: String) -> Cut {
+        Cut {
+            status,
+            raw: std::mem::take(&mut self.buf),
+            body,
+            why,
+        }
+    }
+
+    /// Waits up to `limit` for the server to end the connection, and
+    /// returns how it ended and any bytes that came first.
+    pub(crate) fn wait_end(&mut self, limit: Duration) -> (End, Vec<u8>) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return (End::StillOpen, std::mem::take(&mut self.buf));
+            }
+            self.stream
+                .set_read_timeout(Some(left.min(Duration::from_millis(200))))
+                .ok();
+            let result = self.fill();
+            self.stream.set_read_timeout(Some(PATIENCE)).ok();
+            match result {
+                Ok(0) => return (End::Eof, std::mem::take(&mut self.buf)),
+                Ok(_) => {}
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(_) => return (End::Reset, std::mem::take(&mut self.buf)),
+            }
+        }
+    }
+}
+
+fn kind_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => "timeout",
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
+            "reset"
+        }
+        _ => "error",
+    }
+}
+
+pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn last_token_is_chunked(te: &str) -> bool {
+    te.rsplit(',')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("chunked"))
+}
+
+/// One request as a backend parsed it.
+#[derive(Debug, Clone)]
+pub(crate) struct Recorded {
+    /// Which accepted connection (0-based) it came on.
+    pub(crate) conn: usize,
+    pub(crate) line: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+    /// Set when the request was not one well-framed HTTP/1.1 message (both
+    /// Content-Length and Transfer-Encoding, an unknown coding, bare LF):
+    /// a backend stricter or laxer than the gateway could frame it
+    /// differently.
+    pub(crate) anomaly: Option<String>,
+}
+
+impl Recorded {
+    pub(crate) fn header(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// A backend that logs every request it receives (request line, headers,
+/// body, framed strictly by RFC 9112: Transfer-Encoding before
+/// Content-Length) and answers `200` with a body naming the request.
+/// Keep-alive, one thread per connection.
+pub(crate) struct RecordingBackend {
+    pub(crate) port: u16,
+    accepted: Arc<AtomicUsize>,
+    log: Arc<Mutex<Vec<Recorded>>>,
+}
+
+impl RecordingBackend {
+    pub(crate) fn start() -> RecordingBackend {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the recording backend");
+        let port = listener.local_addr().expect("its address").port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (count, sink) = (accepted.clone(), log.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let conn = count.fetch_add(1, Ordering::SeqCst);
+                let sink = sink.clone();
+                std::thread::spawn(move || serve_recorded(stream, conn, sink));
+            }
+        });
+        RecordingBackend {
+            port,
+            accepted,
+            log,
+        }
+    }
+
+    /// Connections accepted so far.
+    pub(crate) fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Every request received so far, in order of arrival.
+    pub(crate) fn requests(&self) -> Vec<Recorded> {
+        self.log.lock().expect("log").clone()
+    }
+}
+
+fn serve_recorded(mut stream: TcpStream, conn: usize, log: Arc<Mutex<Vec<Recorded>>>) {
+    let mut buf = Vec::new();
+    loop {
+        let Some(mut request) = read_request(&mut stream, &mut buf) else {
+            return;
+        };
+        request.conn = conn;
+        let close = request.anomaly.is_some()
+            || request
+                .header("connection")
+                .iter()
+                .any(|v| v.eq_ignore_ascii_case("close"));
+        let head_only = request.line.starts_with("HEAD ");
+        let body = format!(
+            "rec {}\nbody:{}",
+            request.line,
+            String::from_utf8_lossy(&request.body)
+        );
+        log.lock().expect("log").push(request);
+        let mut answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        if !head_only {
+            answer.extend_from_slice(body.as_bytes());
+        }
+        if stream.write_all(&answer).is_err() || close {
+            return;
+        }
+    }
+}
+
+/// Reads one request from `stream` (leftover bytes kept in `buf`); None
+/// at EOF or on an error. Lenient enough to record what a hostile or
+/// broken sender did, strict in what it calls an anomaly.
+fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Recorded> {
+    let mut chunk = [0u8; 16 * 1024];
+    let mut fill = |buf: &mut Vec<u8>| -> Option<()> {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => None,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                Some(())
+            }
+        }
+    };
+    let head_end = loop {
+        if let Some(i) = find(buf, b"\r\n\r\n") {
+            break i + 4;
+        }
+        fill(buf)?;
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut anomaly = None;
+    if head.replace("\r\n", "").contains('\n') || head.replace("\r\n", "").contains('\r') {
+        anomaly = Some("bare CR or LF in the head".to_owned());
+    }
+    let mut lines = head.split("\r\n");
+    let line = lines.next().unwrap_or_default().to_owned();
+    let headers: Vec<(String, String)> = lines
+        .filter(|l| !l.is_empty())
+        .map(|l| match l.split_once(':') {
+            Some((k, v)) => (k.to_owned(), v.trim().to_owned()),
+            None => (l.to_owned(), String::new()),
+        })
+        .collect();
+    if headers
+        .iter()
+        .any(|(k, _)| k.is_empty() || k.contains([' ', '\t']))
+    {
+        anomaly = Some("malformed header line".to_owned());
+    }
+    let values = |name: &str| -> Vec<String> {
+        headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    let te = values("transfer-encoding");
+    let cl = values("content-length");
+    if !te.is_empty() && !cl.is_empty() {
+        anomaly = Some("both Transfer-Encoding and Content-Length".to_owned());
+    }
+    let mut pos = head_end;
+    let mut body = Vec::new();
+    if !te.is_empty() {
+        let all = te.join(",");
+        let codings: Vec<String> = all
+            .split(',')
+            .map(|t| t.trim().to_ascii_lowercase())
+            .collect();
+        if codings != ["chunked"] {
+            anomaly = Some(format!("Transfer-Encoding {all:?}"));
+        }
+        if codings.last().map(String::as_str) == Some("chunked") {
+            loop {
+                let line_end = loop {
+                    if let Some(i) = find(&buf[pos..], b"\r\n") {
+                        break pos + i;
+                    }
+                    fill(buf)?;
+                };
+                let text = String::from_utf8_lossy(&buf[pos..line_end]).into_owned();
+                let size = usize::from_str_radix(text.split(';').next()?.trim(), 16).ok()?;
+                pos = line_end + 2;
+                if size == 0 {
+                    loop {
+                        if let Some(i) = find(&buf[pos..], b"\r\n") {
+                            pos += i + 2;
+                            if i == 0 {
+                                break;
+                            }
+                            continue;
+                        }
+                        fill(buf)?;
+                    }
+                    break;
+                }
+                while buf.len() < pos + size + 2 {
+                    fill(buf)?;
+                }
+                body.extend_from_slice(&buf[pos..pos + size]);
+                pos += size + 2;
+            }
+        }
+    } else if !cl.is_empty() {
+        let lengths: Vec<&str> = cl
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        if lengths.iter().any(|l| *l != lengths[0]) || lengths[0].is_empty() {
+            anomaly = Some(format!("Content-Length {cl:?}"));
+        }
+        if !lengths[0].bytes().all(|b| b.is_ascii_digit()) {
+            anomaly = Some(format!("Content-Length {cl:?}"));
+        }
+        let length: usize = lengths[0].parse().unwrap_or(0);
+        while buf.len() < pos + length {
+            fill(buf)?;
+        }
+        body.extend_from_slice(&buf[pos..pos + length]);
+        pos += length;
+    }
+    buf.drain(..pos);
+    Some(Recorded {
+        conn: 0,
+        line,
+        headers,
+        body,
+        anomaly,
+    })
+}
+
+/// A backend that sends a response head and part of the body, then fails,
+/// chosen by the request path:
+/// - `/die/chunked`: a chunked 200 with one chunk (`hello`), then the
+///   connection closes with no terminating chunk;
+/// - `/die/length`: `Content-Length: 100`, 5 bytes, then close;
+/// - `/die/stall`: a chunked 200 with one chunk, then silence for 15 s.
+///
+/// It waits 300 ms between the partial response and the failure, so the
+/// gateway has sent the head on to its client (the response has started).
+pub(crate) struct DyingBackend {
+    pub(crate) port: u16,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl DyingBackend {
+    pub(crate) fn start() -> DyingBackend {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the dying backend");
+        let port = listener.local_addr().expect("its address").port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let sink = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let sink = sink.clone();
+                std::thread::spawn(move || die(stream, sink));
+            }
+        });
+        DyingBackend { port, requests }
+    }
+
+    /// The request lines received so far.
+    pub(crate) fn requests(&self) -> Vec<String> {
+        self.requests.lock().expect("log").clone()
+    }
+}
+
+fn die(mut stream: TcpStream, log: Arc<Mutex<Vec<String>>>) {
+    let mut buf = Vec::new();
+    let Some(request) = read_request(&mut stream, &mut buf) else {
+        return;
+    };
+    let path = request
+        .line
+        .split(' ')
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    log.lock().expect("log").push(request.line);
+    let partial: &[u8] = if path.starts_with("/die/length") {
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nhello"
+    } else {
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+    };
+    if stream.write_all(partial).is_err() {
+        return;
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    if path.starts_with("/die/stall") {
+        std::thread::sleep(Duration::from_secs(15));
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+}
