@@ -1,12 +1,15 @@
 //! Pieces of the 10,000-idle-connections test: the open-files limit, a
-//! process's CPU time, and many keep-alive connections held open.
+//! process's CPU time, many keep-alive connections held open, and the
+//! authenticated load whose rate is measured.
 
 #![allow(dead_code)]
 
 use std::process::Command;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use crate::raw::RawClient;
+use crate::gateway::Harness;
+use crate::raw::{find, RawClient};
 
 /// `(soft, hard)` RLIMIT_NOFILE of process `pid`, from /proc.
 pub(crate) fn open_files_limit(pid: u32) -> (u64, u64) {
@@ -140,4 +143,79 @@ pub(crate) fn fd_count(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .map(|d| d.count())
         .unwrap_or(0)
+}
+
+/// The gateway's session cookie(s) after a real login through the IdP.
+pub(crate) fn session_cookie(h: &Harness) -> String {
+    use reqwest::cookie::CookieStore;
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::ACCEPT, "text/html".parse().unwrap());
+    let client = reqwest::blocking::Client::builder()
+        .cookie_provider(jar.clone())
+        .default_headers(headers)
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let (landed, _) = crate::gateway::login(h, &client, "/app/start", "alice");
+    assert_eq!(landed.status(), 200);
+    let url: reqwest::Url = h.url("/app/").parse().unwrap();
+    let cookies = jar.cookies(&url).expect("the session cookie");
+    cookies.to_str().unwrap().to_owned()
+}
+
+/// Authenticated pass-through load: `connections` keep-alive connections,
+/// each sending `per_connection` GETs one after the other; every answer
+/// must be the echo backend's, for alice.
+pub(crate) fn pass_through(
+    port: u16,
+    host: &str,
+    cookie: &str,
+    connections: usize,
+    per_connection: usize,
+) {
+    let workers: Vec<_> = (0..connections)
+        .map(|c| {
+            let request = format!(
+                "GET /app/load-{c} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\nAccept: application/json\r\n\r\n"
+            );
+            std::thread::spawn(move || {
+                let mut client = RawClient::connect(port);
+                for _ in 0..per_connection {
+                    client.send(request.as_bytes()).expect("send");
+                    let answer = client.response(false).expect("an answer");
+                    assert_eq!(answer.status, 200, "{}", answer.text());
+                    assert!(find(&answer.body, b"\"alice\"").is_some(), "{}", answer.text());
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("a load thread");
+    }
+}
+
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Checks every hundredth held connection still answers a second request,
+/// closes them all, and waits until the gateway has closed its side.
+pub(crate) fn release(held: &mut Vec<RawClient>, pid: u32, base_fds: usize, host: &str) {
+    let again = format!("GET /saml/metadata HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    for client in held.iter_mut().step_by(100) {
+        client.send(again.as_bytes()).expect("send");
+        assert_eq!(client.response(false).expect("a second answer").status, 200);
+    }
+    held.clear();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while fd_count(pid) > base_fds + 100 {
+        assert!(
+            Instant::now() < deadline,
+            "the gateway still holds {} descriptors",
+            fd_count(pid)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
