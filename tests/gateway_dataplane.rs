@@ -541,17 +541,17 @@ fn slow_loris_clients_are_cut_after_the_header_timeout_while_others_are_served()
 /// client threads, each on its own keep-alive connection, sending
 /// `PER_CONNECTION` authenticated GETs one after the other through the
 /// gateway to the echo backend (a bounded count, not a duration). It runs
-/// seven times: once to warm up (discarded), then three times without
-/// and three times with the 10,000 extra connections, in the order
-/// without, with, with, without, without, with (each side as often early
-/// as late in the test). The extra connections are opened before a run
+/// eleven times: once to warm up (discarded), then five times without
+/// and five times with the 10,000 extra connections, in the order
+/// without, with, with, without, without, with, with, without, without,
+/// with (each side as often early as late in the test). The extra connections are opened before a run
 /// with them (each answered once with `GET /saml/metadata`, then idle)
 /// and closed before a run without them, neither of which is timed; the
 /// test waits until the gateway has closed its side. A run's rate is requests per CPU-second of
 /// the gateway process (the sum of its threads' schedstat run time): on a
 /// shared 2-core machine other work changes wall time far more than it
 /// changes the gateway's own CPU time per request. The medians of the
-/// three runs with and the three without are compared, and alternating
+/// five runs with and the five without are compared, and alternating
 /// balances any slow drift of the machine. Wall-clock rates are printed,
 /// not asserted, and so is the gateway's resident memory per held
 /// connection.
@@ -578,26 +578,31 @@ fn ten_thousand_idle_keep_alive_connections_keep_the_pass_through_rate() {
     let cookie = session_cookie(&h);
     let host = host(&h);
     let requests = (CONNECTIONS * PER_CONNECTION) as f64;
+    // (requests per gateway CPU-second, requests per wall second, gateway
+    // CPU-seconds per wall second, this process's (clients and echo
+    // backend) CPU-seconds per wall second)
+    let me = std::process::id();
     let run = || {
-        let cpu = idle::cpu_time(pid);
+        let (cpu, own) = (idle::cpu_time(pid), idle::cpu_time(me));
         let wall = Instant::now();
         pass_through(h.gateway, &host, &cookie, CONNECTIONS, PER_CONNECTION);
         let wall = wall.elapsed().as_secs_f64();
         let cpu = (idle::cpu_time(pid) - cpu).as_secs_f64();
-        (requests / cpu, requests / wall)
+        let own = (idle::cpu_time(me) - own).as_secs_f64();
+        (requests / cpu, requests / wall, cpu / wall, own / wall)
     };
     let base_fds = idle::fd_count(pid);
     run();
     let base_rss = idle::rss_kib(pid);
     let (mut without, mut with) = (Vec::new(), Vec::new());
     let mut held: Vec<RawClient> = Vec::new();
-    // without, with, with, without, without, with: each side is as often
-    // early as late, so a machine getting busier or quieter during the
-    // test favours neither.
-    for (phase, extra) in [false, true, true, false, false, true]
-        .into_iter()
-        .enumerate()
-    {
+    // without, with, with, without, without, with, ...: each side is as
+    // often early as late, so a machine getting busier or quieter during
+    // the test favours neither.
+    let order = [
+        false, true, true, false, false, true, true, false, false, true,
+    ];
+    for (phase, extra) in order.into_iter().enumerate() {
         if extra && held.is_empty() {
             let opened = Instant::now();
             held = idle::hold(h.gateway, &host, HELD, 4);
@@ -620,10 +625,12 @@ fn ten_thousand_idle_keep_alive_connections_keep_the_pass_through_rate() {
         }
         let rate = run();
         eprintln!(
-            "phase {phase} {}: {:.0} req/CPU-s, {:.0} req/s wall (load average {})",
+            "phase {phase} {}: {:.0} req/CPU-s, {:.0} req/s wall; gateway {:.2} cores, clients and echo {:.2} cores (load average {})",
             if extra { "with" } else { "without" },
             rate.0,
             rate.1,
+            rate.2,
+            rate.3,
             std::fs::read_to_string("/proc/loadavg")
                 .unwrap_or_default()
                 .trim()
