@@ -315,6 +315,15 @@ fn an_upstream_dying_after_its_response_head_cuts_the_client_connection() {
         client
             .send(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
             .unwrap();
+        // The head and the first bytes of the body reach the client
+        // before the backend fails.
+        assert!(
+            client.wait_for(b"hello"),
+            "{path}: the response did not start"
+        );
+        if path != "/die/stall" {
+            dying.release();
+        }
         let cut = match client.response(false) {
             Ok(complete) => panic!("{path}: a complete response: {complete:?}"),
             Err(cut) => cut,

@@ -9,7 +9,7 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use crate::raw::find;
@@ -245,11 +245,13 @@ fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Recorded> {
 /// - `/die/length`: `Content-Length: 100`, 5 bytes, then close;
 /// - `/die/stall`: a chunked 200 with one chunk, then silence for 15 s.
 ///
-/// It waits 300 ms between the partial response and the failure, so the
-/// gateway has sent the head on to its client (the response has started).
+/// The first two close only when the test calls [`DyingBackend::release`]
+/// (after its client has received the head and `hello`), so the failure
+/// always comes after the response has started, however slow the machine.
 pub(crate) struct DyingBackend {
     pub(crate) port: u16,
     requests: Arc<Mutex<Vec<String>>>,
+    permits: Arc<(Mutex<usize>, Condvar)>,
 }
 
 impl DyingBackend {
@@ -257,24 +259,36 @@ impl DyingBackend {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the dying backend");
         let port = listener.local_addr().expect("its address").port();
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let sink = requests.clone();
+        let permits = Arc::new((Mutex::new(0), Condvar::new()));
+        let (sink, gate) = (requests.clone(), permits.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                let sink = sink.clone();
-                std::thread::spawn(move || die(stream, sink));
+                let (sink, gate) = (sink.clone(), gate.clone());
+                std::thread::spawn(move || die(stream, sink, gate));
             }
         });
-        DyingBackend { port, requests }
+        DyingBackend {
+            port,
+            requests,
+            permits,
+        }
     }
 
     /// The request lines received so far.
     pub(crate) fn requests(&self) -> Vec<String> {
         self.requests.lock().expect("log").clone()
     }
+
+    /// Lets one waiting connection fail now.
+    pub(crate) fn release(&self) {
+        let (count, wake) = &*self.permits;
+        *count.lock().expect("permits") += 1;
+        wake.notify_all();
+    }
 }
 
-fn die(mut stream: TcpStream, log: Arc<Mutex<Vec<String>>>) {
+fn die(mut stream: TcpStream, log: Arc<Mutex<Vec<String>>>, permits: Arc<(Mutex<usize>, Condvar)>) {
     let mut buf = Vec::new();
     let Some(request) = read_request(&mut stream, &mut buf) else {
         return;
@@ -294,9 +308,17 @@ fn die(mut stream: TcpStream, log: Arc<Mutex<Vec<String>>>) {
     if stream.write_all(partial).is_err() {
         return;
     }
-    std::thread::sleep(Duration::from_millis(300));
     if path.starts_with("/die/stall") {
         std::thread::sleep(Duration::from_secs(15));
+    } else {
+        // Bounded: a test that never releases does not leave this thread
+        // behind for long.
+        let (count, wake) = &*permits;
+        let guard = count.lock().expect("permits");
+        let (mut guard, _) = wake
+            .wait_timeout_while(guard, Duration::from_secs(20), |n| *n == 0)
+            .expect("permits");
+        *guard = guard.saturating_sub(1);
     }
     let _ = stream.shutdown(Shutdown::Both);
 }

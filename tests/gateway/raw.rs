@@ -85,6 +85,17 @@ impl RawClient {
         self.stream.write_all(bytes)
     }
 
+    /// Reads until `needle` has arrived (kept for [`RawClient::response`]);
+    /// false if the connection ends or goes silent first.
+    pub(crate) fn wait_for(&mut self, needle: &[u8]) -> bool {
+        while find(&self.buf, needle).is_none() {
+            if self.more().is_err() {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Reads more bytes; Ok(0) at EOF.
     fn fill(&mut self) -> std::io::Result<usize> {
         let mut chunk = [0u8; 16 * 1024];
