@@ -54,6 +54,8 @@ pub(crate) struct Options {
     pub(crate) idp_metadata_url: Option<String>,
     /// Lines added to the first [[idp]] table.
     pub(crate) idp_extra: String,
+    /// Lines added to the [server] table (timeouts, header limits).
+    pub(crate) server_extra: String,
 }
 
 pub(crate) fn config_text(h: &HarnessPorts, options: &Options) -> String {
@@ -67,6 +69,7 @@ threads = 2
 log_format = "json"
 shutdown_grace_seconds = 2
 upstream_read_timeout_seconds = 2
+{server_extra}
 {tls}
 [sp]
 entity_id = "{scheme}://127.0.0.1:{gw}/saml/metadata"
@@ -122,6 +125,7 @@ keys = ["{key}"]
             .clone()
             .unwrap_or_else(|| format!("http://127.0.0.1:{}/metadata", h.idp)),
         idp_extra = options.idp_extra,
+        server_extra = options.server_extra,
         extra = options.extra_toml,
         sp_extra = options.sp_extra,
         second = if options.second_idp {
