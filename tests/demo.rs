@@ -125,7 +125,13 @@ fn demo_signs_alice_in_through_the_demo_idp() {
         .send()
         .unwrap();
     assert_eq!(out.status(), 200);
-    assert!(out.url().as_str().starts_with(&format!("{base}/saml/logout")), "{}", out.url());
+    assert!(
+        out.url()
+            .as_str()
+            .starts_with(&format!("{base}/saml/logout")),
+        "{}",
+        out.url()
+    );
     let page = out.text().unwrap();
     assert!(page.contains("You are signed out"), "{page}");
     assert!(!page.contains("did not confirm"), "{page}");
@@ -139,5 +145,8 @@ fn demo_signs_alice_in_through_the_demo_idp() {
         "{}",
         again.url()
     );
-    assert!(again.text().unwrap().contains("password"), "the IdP asks to sign in again");
+    assert!(
+        again.text().unwrap().contains("password"),
+        "the IdP asks to sign in again"
+    );
 }

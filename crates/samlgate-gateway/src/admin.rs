@@ -100,6 +100,8 @@ fn readiness(shared: &Shared) -> Response<Full<Bytes>> {
     let must_sync = shared.on_failure == samlgate_store::OnFailure::Reject;
     let status = if draining {
         "draining"
+    } else if !shared.listening.load(Ordering::Relaxed) {
+        "starting"
     } else if !gateway.ready() {
         "idp_not_usable"
     } else if !synced && must_sync {

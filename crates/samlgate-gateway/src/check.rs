@@ -83,7 +83,11 @@ pub fn static_findings(config: &Config) -> Vec<Finding> {
     let mut out = Vec::new();
     for (i, idp) in config.idps.iter().enumerate() {
         if let Some(url) = &idp.metadata_url {
-            out.extend(http_cross_site(config, &format!("idp[{i}].metadata_url"), url));
+            out.extend(http_cross_site(
+                config,
+                &format!("idp[{i}].metadata_url"),
+                url,
+            ));
         }
         if idp.require_name_id_format && idp.name_id_format.is_none() {
             out.push(warning(
@@ -92,7 +96,8 @@ pub fn static_findings(config: &Config) -> Vec<Finding> {
             ));
         }
     }
-    if config.server.admin_token_file.is_some() && config.server.admin_listen.starts_with("0.0.0.0") {
+    if config.server.admin_token_file.is_some() && config.server.admin_listen.starts_with("0.0.0.0")
+    {
         out.push(warning(
             "server.admin_listen",
             "the admin listener (with session revocation enabled) listens on every interface: keep it on a private address",
@@ -150,9 +155,9 @@ pub fn deep_findings(control: &Control) -> Vec<Finding> {
         }
     }
     let store = shared.store.clone();
-    let ping = control.handle().block_on(async move {
-        tokio::time::timeout(Duration::from_secs(5), store.ping()).await
-    });
+    let ping = control
+        .handle()
+        .block_on(async move { tokio::time::timeout(Duration::from_secs(5), store.ping()).await });
     match ping {
         Ok(Ok(info)) => {
             for w in info.warnings {
@@ -180,7 +185,10 @@ mod tests {
     #[test]
     fn hosts_come_out_of_urls() {
         assert_eq!(host_of("http://127.0.0.2:8081/x"), Some("127.0.0.2"));
-        assert_eq!(host_of("https://user@idp.example.com/sso?x"), Some("idp.example.com"));
+        assert_eq!(
+            host_of("https://user@idp.example.com/sso?x"),
+            Some("idp.example.com")
+        );
         assert_eq!(host_of("nourl"), None);
     }
 }

@@ -19,6 +19,9 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
+use pingora_core::listeners::tls::TlsSettings;
+use pingora_core::listeners::ListenerConfig;
+use pingora_core::protocols::l4::stream::L4BufferSettings;
 use pingora_core::server::configuration::ServerConf;
 use pingora_core::server::{ExecutionPhase, RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
 use pingora_core::services::listening::Service;
@@ -120,6 +123,7 @@ impl Control {
             key_cache,
             clock: Arc::new(SystemClock),
             draining: Default::default(),
+            listening: Default::default(),
         });
         Ok(Control {
             runtime,
@@ -163,17 +167,21 @@ impl Control {
         let mut service = Service::new("samlgate".into(), plane);
         let mut probes = Vec::new();
         for addr in &server_config.listen {
-            service.add_tcp(addr);
+            // hyper reads into its own buffer: pingora's 64 KiB read buffer
+            // per connection would be a second copy of every byte and most
+            // of an idle keep-alive connection's memory.
+            service.add_listener(
+                ListenerConfig::tcp(addr.clone()).l4_buffer(L4BufferSettings::unbuffered()),
+            );
             probes.push(Probe::Tcp(addr.clone()));
         }
         for tls in &server_config.tls {
-            service
-                .add_tls(
-                    &tls.listen,
-                    &tls.cert.to_string_lossy(),
-                    &tls.key.to_string_lossy(),
-                )
-                .map_err(|e| StartError::Other(format!("server.tls {}: {e}", tls.listen)))?;
+            let settings =
+                TlsSettings::intermediate(&tls.cert.to_string_lossy(), &tls.key.to_string_lossy())
+                    .map_err(|e| StartError::Other(format!("server.tls {}: {e}", tls.listen)))?;
+            // Under TLS the read buffer stays: openssl reads record headers
+            // and bodies in small pieces.
+            service.add_listener(ListenerConfig::tcp(tls.listen.clone()).tls(settings));
             probes.push(Probe::Tls(tls.listen.clone()));
         }
         // Bound here, so that a taken port fails the start rather than
@@ -214,8 +222,10 @@ impl Control {
                             Err(e) => tracing::warn!(error = %e, "store did not answer at startup (the failure policy applies until it does)"),
                         }
                     });
+                    let listening = shared.clone();
                     tokio::spawn(async move {
                         announce_when_listening(probes).await;
+                        listening.listening.store(true, Ordering::Relaxed);
                         tracing::info!(listen = ?listen, admin = %admin_listen, "samlgate serving");
                         if let Some(ready) = on_ready {
                             ready();

@@ -20,10 +20,10 @@ use crate::cookie_filter::GatewayCookies;
 use crate::dataplane::upstream::Upstreams;
 use crate::headers::{HeaderPolicy, InvalidValue};
 use crate::ip_block::IpBlock;
-use crate::reason::GatewayReason;
 use crate::key_cache::FingerprintKeyCache;
 use crate::metadata_feed::{FeedOptions, MetadataFeed, MetadataSource};
 use crate::metrics::{Metrics, RouteSeries};
+use crate::reason::GatewayReason;
 use crate::seal::{parse_key, KeyRing};
 use crate::session::{effective_cookie_name, CookieSettings, Cookies, Session};
 
@@ -637,7 +637,8 @@ impl Idp {
         let Some(entity) = self.entity() else {
             return Some(IdpProblem {
                 reason: GatewayReason::IdpUnavailable,
-                detail: "its metadata is not loaded (see the log for the fetch or parse error)".into(),
+                detail: "its metadata is not loaded (see the log for the fetch or parse error)"
+                    .into(),
             });
         };
         let binding = if self.config.authn_request_binding == "post" {
@@ -742,6 +743,8 @@ pub struct Shared {
     pub clock: Arc<dyn Clock>,
     /// The process is shutting down (readyz turns 503 to drain).
     pub draining: AtomicBool,
+    /// Every listener accepts connections (readyz is 503 before).
+    pub listening: AtomicBool,
 }
 
 impl std::fmt::Debug for Shared {
@@ -776,6 +779,7 @@ impl Shared {
             key_cache: Arc::new(FingerprintKeyCache::new(16)),
             clock: Arc::new(samlgate_saml::SystemClock),
             draining: AtomicBool::new(false),
+            listening: AtomicBool::new(false),
         })
     }
 

@@ -38,10 +38,19 @@ struct RevokeRequest {
 }
 
 /// Revokes what the body names; the status and JSON answer.
-pub(super) async fn revoke(shared: &Shared, gateway: &Gateway, body: &[u8]) -> (u16, serde_json::Value) {
+pub(super) async fn revoke(
+    shared: &Shared,
+    gateway: &Gateway,
+    body: &[u8],
+) -> (u16, serde_json::Value) {
     let request: RevokeRequest = match serde_json::from_slice(body) {
         Ok(r) => r,
-        Err(e) => return (400, json!({"error": "bad_request", "detail": e.to_string()})),
+        Err(e) => {
+            return (
+                400,
+                json!({"error": "bad_request", "detail": e.to_string()}),
+            )
+        }
     };
     let now_ms = shared.clock.now().unix_millis();
     let lifetime_ms =
@@ -49,7 +58,10 @@ pub(super) async fn revoke(shared: &Shared, gateway: &Gateway, body: &[u8]) -> (
     let (revocations, what) = match (&request.session_id, &request.idp, &request.name_id) {
         (Some(handle), None, None) => {
             let Some((subject, session_id)) = parse_session_handle(handle) else {
-                return (400, json!({"error": "bad_request", "detail": "session_id is not a session handle"}));
+                return (
+                    400,
+                    json!({"error": "bad_request", "detail": "session_id is not a session handle"}),
+                );
             };
             (
                 vec![Revocation::Session {
@@ -62,7 +74,10 @@ pub(super) async fn revoke(shared: &Shared, gateway: &Gateway, body: &[u8]) -> (
         }
         (None, Some(idp_name), Some(name_id)) => {
             let Some(idp) = gateway.idp_named(idp_name) else {
-                return (404, json!({"error": "unknown_idp", "detail": format!("no [[idp]] is named {idp_name:?}")}));
+                return (
+                    404,
+                    json!({"error": "unknown_idp", "detail": format!("no [[idp]] is named {idp_name:?}")}),
+                );
             };
             let Some(entity) = idp.entity() else {
                 return (503, json!({"error": "idp_unavailable"}));
@@ -120,7 +135,10 @@ pub(super) async fn revoke(shared: &Shared, gateway: &Gateway, body: &[u8]) -> (
             Ok(RevokeOutcome::Queued) => queued = true,
             Err(e) => {
                 tracing::warn!(error = %e, "admin revocation could not be stored");
-                return (503, json!({"error": "store_unavailable", "detail": e.to_string()}));
+                return (
+                    503,
+                    json!({"error": "store_unavailable", "detail": e.to_string()}),
+                );
             }
         }
     }

@@ -68,9 +68,11 @@ impl DataPlane {
             .max_buf_size(limits.max_header_bytes.max(8192))
             .max_header_size(limits.max_header_bytes)
             .keep_alive(true)
-            // Pipelined requests are answered in order; their responses
-            // go out in one write when they are ready together.
-            .pipeline_flush(true);
+            // Not pipeline_flush: with it, hyper 1.12 holds back its own
+            // 400/431 while unread request bytes are buffered, so a refused
+            // request got a bare close instead of its error (and a
+            // pipelined request with `Connection: close` lost every answer).
+            .pipeline_flush(false);
         DataPlane {
             shared,
             http1,

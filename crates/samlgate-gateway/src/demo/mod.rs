@@ -205,8 +205,7 @@ pub fn run(ports: DemoPorts) -> Result<(), StartError> {
     // The SP's signing key, in memory like everything of the demo: it
     // signs the AuthnRequests and the Single Logout messages, and the demo
     // IdP reads its certificate from the SP metadata.
-    let (sp_key, _) =
-        idp::generate_signing_key("samlgate demo SP").map_err(StartError::Other)?;
+    let (sp_key, _) = idp::generate_signing_key("samlgate demo SP").map_err(StartError::Other)?;
     let control = Control::start(
         config,
         ReloadSource {
