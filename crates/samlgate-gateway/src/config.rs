@@ -123,6 +123,13 @@ pub struct ServerConfig {
     /// A file holding the bearer token of the admin listener's
     /// `POST /sessions/revoke`; without it that endpoint answers 404.
     pub admin_token_file: Option<PathBuf>,
+    /// How header names are spelled on the wire to backends: `lower`
+    /// (default, as HTTP/2 and most proxies do; HTTP says names are
+    /// case-insensitive) or `title` (`X-Remote-User`) for a backend that
+    /// compares names case-sensitively. Title case costs a few percent of
+    /// the pass-through (loadtest/RESULTS.md).
+    #[serde(default = "default_header_case")]
+    pub upstream_header_case: String,
     /// Seconds to wait for an upstream connection.
     #[serde(default = "default_connect_timeout")]
     pub upstream_connect_timeout_seconds: u64,
@@ -155,6 +162,9 @@ fn default_client_header_timeout() -> u64 {
 fn default_max_request_header_bytes() -> usize {
     64 * 1024
 }
+fn default_header_case() -> String {
+    "lower".into()
+}
 fn default_connect_timeout() -> u64 {
     5
 }
@@ -177,6 +187,7 @@ impl Default for ServerConfig {
             max_request_header_bytes: default_max_request_header_bytes(),
             trusted_proxies: Vec::new(),
             admin_token_file: None,
+            upstream_header_case: default_header_case(),
             upstream_connect_timeout_seconds: default_connect_timeout(),
             upstream_read_timeout_seconds: default_read_timeout(),
         }
@@ -635,6 +646,12 @@ impl Config {
             p.add(
                 "server.max_request_header_bytes",
                 "must be between 8192 and 1048576",
+            );
+        }
+        if !matches!(s.upstream_header_case.as_str(), "lower" | "title") {
+            p.add(
+                "server.upstream_header_case",
+                "must be \"lower\" or \"title\"",
             );
         }
         if !matches!(s.log_format.as_str(), "text" | "json") {

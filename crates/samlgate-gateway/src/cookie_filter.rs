@@ -66,11 +66,32 @@ fn trim(bytes: &[u8]) -> &[u8] {
 /// browsers keep such a cookie with an empty name and send the text
 /// back alone, which some servers read as a name).
 fn pair_name(pair: &[u8]) -> &[u8] {
-    let name = match pair.iter().position(|&b| b == b'=') {
+    let name = match memchr::memchr(b'=', pair) {
         Some(i) => pair.get(..i).unwrap_or_default(),
         None => pair,
     };
     trim(name)
+}
+
+/// The `;`-separated pieces of a header value. memchr finds the
+/// separators (vectorized): this runs on every authenticated request, over
+/// a session cookie of hundreds of bytes, where a byte-at-a-time split was
+/// most of the filter's cost.
+fn pieces(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(value);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match memchr::memchr(b';', current) {
+            Some(i) => {
+                rest = current.get(i + 1..);
+                current.get(..i)
+            }
+            None => {
+                rest = None;
+                Some(current)
+            }
+        }
+    })
 }
 
 impl GatewayCookies {
@@ -162,7 +183,7 @@ impl GatewayCookies {
     {
         let pairs = || {
             values()
-                .flat_map(|v| v.split(|&b| b == b';'))
+                .flat_map(pieces)
                 .map(trim)
                 .filter(|p| !p.is_empty())
         };

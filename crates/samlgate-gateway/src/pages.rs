@@ -22,10 +22,12 @@ pub struct Page {
 
 /// True when the client prefers JSON (API clients, XHR).
 pub fn wants_json(accept: Option<&str>) -> bool {
-    accept.is_some_and(|a| {
-        let a = a.to_ascii_lowercase();
-        a.contains("application/json") && !a.contains("text/html")
-    })
+    let has = |a: &str, needle: &str| {
+        a.as_bytes()
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+    };
+    accept.is_some_and(|a| has(a, "application/json") && !has(a, "text/html"))
 }
 
 /// What a hint code tells the user and the operator to change.

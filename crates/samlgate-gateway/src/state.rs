@@ -175,7 +175,36 @@ impl Drop for Gateway {
 /// starts over (sessions reopen from their cookies; nothing is lost).
 #[derive(Default)]
 struct SessionCache {
-    map: std::sync::RwLock<std::collections::HashMap<String, Arc<OpenSession>>>,
+    map: std::sync::RwLock<std::collections::HashMap<String, Arc<OpenSession>, TailHash>>,
+}
+
+/// Hashes only the last 16 bytes of each key: a sealed session ends in its
+/// AES-GCM tag, random for every genuine cookie, and hashing the whole
+/// cookie (hundreds of bytes) with SipHash was a visible share of the
+/// request path. A forged cookie can collide with a stored one only to be
+/// compared in full and refused; only genuine sessions are ever inserted.
+#[derive(Default, Clone)]
+struct TailHash(std::hash::RandomState);
+
+impl std::hash::BuildHasher for TailHash {
+    type Hasher = TailHasher;
+
+    fn build_hasher(&self) -> TailHasher {
+        TailHasher(self.0.build_hasher())
+    }
+}
+
+struct TailHasher(std::hash::DefaultHasher);
+
+impl std::hash::Hasher for TailHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let tail = bytes.get(bytes.len().saturating_sub(16)..).unwrap_or(bytes);
+        self.0.write(tail);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
 }
 
 const SESSION_CACHE_CAPACITY: usize = 100_000;
@@ -210,6 +239,9 @@ pub struct OpenSession {
     /// Its session ID (all zero for a session sealed before IDs existed:
     /// only revocations of its subject or SessionIndex reach it).
     pub session_id: samlgate_store::SessionId,
+    /// Its SessionIndex as the revocation view files it (made once here,
+    /// not per request).
+    pub session_index_digest: Option<samlgate_store::SessionIndexDigest>,
     /// The headers to inject. Names and values are `Bytes` underneath, so
     /// the clones that each request makes share them rather than copy.
     pub headers: Result<Vec<(http::HeaderName, http::HeaderValue)>, InvalidValue>,
@@ -492,6 +524,7 @@ impl Gateway {
             upstreams: Upstreams::new(
                 Duration::from_secs(config.server.upstream_connect_timeout_seconds),
                 Duration::from_secs(config.server.upstream_read_timeout_seconds),
+                config.server.upstream_header_case == "title",
             ),
             sessions: SessionCache::default(),
             trust: Mutex::new(TrustSnapshot::default()),
@@ -541,10 +574,15 @@ impl Gateway {
         );
         let session_id = samlgate_store::SessionId::from_b64url(&session.session_id)
             .unwrap_or_else(|| samlgate_store::SessionId::from_bytes([0; 16]));
+        let session_index_digest = session
+            .session_index
+            .as_deref()
+            .map(samlgate_store::SessionIndexDigest::new);
         let open = Arc::new(OpenSession {
             session,
             subject,
             session_id,
+            session_index_digest,
             headers,
         });
         self.sessions.insert(sealed.into_owned(), open.clone(), now);

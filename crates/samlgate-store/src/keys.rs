@@ -218,6 +218,24 @@ pub(crate) fn session_index_digest(session_index: &str) -> [u8; 32] {
     digest(&[session_index.as_bytes()])
 }
 
+/// The digest of a SessionIndex as the revocation view files it: made once
+/// per session (when the gateway opens its cookie), not per request.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionIndexDigest(pub(crate) [u8; 32]);
+
+impl SessionIndexDigest {
+    /// The digest of `session_index`.
+    pub fn new(session_index: &str) -> Self {
+        SessionIndexDigest(session_index_digest(session_index))
+    }
+}
+
+impl std::fmt::Debug for SessionIndexDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionIndexDigest(..)")
+    }
+}
+
 /// Builds every Redis key from the configured prefix (validated to hold no
 /// `{`, `}` or whitespace, at most 64 bytes) and digests.
 #[derive(Clone, Debug)]

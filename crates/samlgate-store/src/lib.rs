@@ -26,7 +26,9 @@ use async_trait::async_trait;
 
 pub use crate::config::{Backend, ConfigProblem, OnFailure, StoreConfig, MAX_PREFIX_LEN};
 pub use crate::error::{ErrorKind, StoreError};
-pub use crate::keys::{parse_session_handle, session_handle, RequestToken, SessionId, SubjectKey};
+pub use crate::keys::{
+    parse_session_handle, session_handle, RequestToken, SessionId, SessionIndexDigest, SubjectKey,
+};
 pub use crate::memory::MemoryStore;
 pub use crate::observer::{Clock, NoopObserver, Op, StoreObserver, SystemClock};
 pub use crate::redis_store::RedisStore;

@@ -2,11 +2,11 @@
 //! path asks it, never Redis.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::keys::{session_index_digest, SessionId, SubjectKey};
+use crate::keys::{SessionId, SessionIndexDigest, SubjectKey};
 use crate::revocation::{Record, What};
 
 #[derive(Default)]
@@ -35,6 +35,9 @@ impl Entries {
 /// persistence) is still enforced by every node that had seen it.
 pub struct RevocationView {
     entries: RwLock<Entries>,
+    /// Entries held (kept equal to `entries.len()` under the write lock):
+    /// the request path skips the lock while there are none.
+    held: AtomicUsize,
     /// False until the first full sync (a node serves only after it).
     synced: AtomicBool,
     /// No feed to wait for (memory backend): always synced and fresh.
@@ -62,6 +65,7 @@ impl RevocationView {
     pub fn new(max_staleness: Duration) -> Self {
         RevocationView {
             entries: RwLock::new(Entries::default()),
+            held: AtomicUsize::new(0),
             synced: AtomicBool::new(false),
             local_only: false,
             feed_ok_at: AtomicU64::new(0),
@@ -90,9 +94,26 @@ impl RevocationView {
         session_index: Option<&str>,
         issued_ms: i64,
     ) -> bool {
-        let si = session_index.map(session_index_digest);
+        let si = session_index.map(SessionIndexDigest::new);
+        self.is_revoked_digest(subject, session_id, si.as_ref(), issued_ms)
+    }
+
+    /// [`Self::is_revoked`] with the SessionIndex digest made beforehand
+    /// (the request path: no hashing per request). With no revocation at
+    /// all, no lock is taken.
+    pub fn is_revoked_digest(
+        &self,
+        subject: &SubjectKey,
+        session_id: &SessionId,
+        session_index: Option<&SessionIndexDigest>,
+        issued_ms: i64,
+    ) -> bool {
+        if self.held.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
         let e = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        e.sessions.contains_key(session_id) || blocks(&e, subject, si.as_ref(), issued_ms)
+        e.sessions.contains_key(session_id)
+            || blocks(&e, subject, session_index.map(|d| &d.0), issued_ms)
     }
 
     /// True when an assertion for `subject` with `session_index` (digest)
@@ -111,6 +132,7 @@ impl RevocationView {
     pub(crate) fn apply(&self, r: &Record) {
         let mut e = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         apply(&mut e, r);
+        self.held.store(e.len(), Ordering::Relaxed);
     }
 
     /// Records several revocations under one lock.
@@ -119,6 +141,7 @@ impl RevocationView {
         for r in rs {
             apply(&mut e, r);
         }
+        self.held.store(e.len(), Ordering::Relaxed);
     }
 
     /// Drops every entry whose expiry is at or before `now_ms`; returns how
@@ -128,7 +151,9 @@ impl RevocationView {
         e.sessions.retain(|_, exp| *exp > now_ms);
         e.not_before.retain(|_, (_, exp)| *exp > now_ms);
         e.session_index.retain(|_, (_, exp)| *exp > now_ms);
-        e.len()
+        let left = e.len();
+        self.held.store(left, Ordering::Relaxed);
+        left
     }
 
     /// Entries held (sessions, subjects, SessionIndexes).

@@ -44,8 +44,9 @@ struct Cx<'c> {
     request_id: RequestId,
     /// The metric series the request counts under.
     series: Arc<RouteSeries>,
-    /// The client prefers JSON error bodies.
-    json: bool,
+    /// The client's Accept header: JSON or HTML error pages (read only
+    /// when a page is made).
+    accept: Option<HeaderValue>,
 }
 
 /// Serves one request; never fails (errors are pages).
@@ -54,13 +55,13 @@ pub(crate) async fn handle(
     request: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let started = MonoInstant::now();
-    let json = pages::wants_json(header_str(request.headers(), &ACCEPT));
+    let accept = request.headers().get(ACCEPT).cloned();
     let mut cx = Cx {
         gateway: conn.shared.gateway.load_full(),
         series: conn.shared.metrics.endpoints.none.clone(),
         request_id: RequestId::next(),
         conn: &conn,
-        json,
+        accept,
     };
     let response = dispatch(&mut cx, request).await;
     cx.series.count(response.status().as_u16());
@@ -224,10 +225,10 @@ fn session_of(
     if !view.synced() && shared.on_failure == samlgate_store::OnFailure::Reject {
         return Err(GatewayReason::StoreUnavailable);
     }
-    let revoked = view.is_revoked(
+    let revoked = view.is_revoked_digest(
         &open.subject,
         &open.session_id,
-        open.session.session_index.as_deref(),
+        open.session_index_digest.as_ref(),
         open.session.assertion_issued_ms,
     );
     if revoked {
@@ -382,7 +383,7 @@ async fn forward(
     if let Some(host) = headers.get(HOST).cloned() {
         headers.insert(X_FORWARDED_HOST.clone(), host);
     }
-    if let Ok(id) = HeaderValue::from_str(&cx.request_id.to_string()) {
+    if let Some(id) = cx.request_id.header_value() {
         headers.insert(X_REQUEST_ID.clone(), id);
     }
 
@@ -643,7 +644,7 @@ impl Cx<'_> {
             http::header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         );
-        if let Ok(id) = HeaderValue::from_str(&self.request_id.to_string()) {
+        if let Some(id) = self.request_id.header_value() {
             headers.insert(X_REQUEST_ID.clone(), id);
         }
         for (name, value) in extra {
@@ -677,7 +678,8 @@ impl Cx<'_> {
                 .with_label_values(&[reason.code()])
                 .inc();
         }
-        let page = pages::error(reason, &self.request_id.to_string(), self.json, hint);
+        let json = pages::wants_json(self.accept.as_ref().and_then(|a| a.to_str().ok()));
+        let page = pages::error(reason, &self.request_id.to_string(), json, hint);
         self.page(page, extra)
     }
 
@@ -711,13 +713,49 @@ impl RequestId {
     }
 }
 
-impl std::fmt::Display for RequestId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl RequestId {
+    /// `<prefix>-<counter in hex>` into `out`; returns the length.
+    fn encode(self, out: &mut [u8; 32]) -> usize {
         static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         // Unique, not secret: without randomness the prefix is fixed, and
         // the counter still tells requests apart.
-        let prefix = PREFIX.get_or_init(|| login::random_hex(4).unwrap_or_else(|_| "0000".into()));
-        write!(f, "{prefix}-{:x}", self.0)
+        let prefix =
+            PREFIX.get_or_init(|| login::random_hex(4).unwrap_or_else(|_| "00000000".into()));
+        let mut n = 0;
+        for &b in prefix.as_bytes().iter().take(8).chain(b"-") {
+            if let Some(slot) = out.get_mut(n) {
+                *slot = b;
+                n += 1;
+            }
+        }
+        let digits = (64 - self.0.leading_zeros()).div_ceil(4).max(1);
+        for i in (0..digits).rev() {
+            let nibble = ((self.0 >> (i * 4)) & 15) as u8;
+            if let Some(slot) = out.get_mut(n) {
+                *slot = b"0123456789abcdef"
+                    .get(usize::from(nibble))
+                    .copied()
+                    .unwrap_or(b'0');
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// The `X-Request-Id` value, made without formatting machinery (it is
+    /// written on every proxied request).
+    fn header_value(self) -> Option<HeaderValue> {
+        let mut buf = [0u8; 32];
+        let n = self.encode(&mut buf);
+        HeaderValue::from_bytes(buf.get(..n)?).ok()
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut buf = [0u8; 32];
+        let n = self.encode(&mut buf);
+        f.write_str(std::str::from_utf8(buf.get(..n).unwrap_or_default()).unwrap_or_default())
     }
 }
 
@@ -793,7 +831,18 @@ fn target(gateway: &Gateway, request: &Request<Incoming>, path: &str) -> Option<
 
 #[cfg(test)]
 mod tests {
-    use super::split_idp_choice;
+    use super::{split_idp_choice, RequestId};
+
+    #[test]
+    fn request_ids_are_prefix_dash_hex_counter() {
+        for n in [0u64, 1, 15, 16, 255, 0xdead_beef, u64::MAX] {
+            let text = RequestId(n).to_string();
+            let (prefix, counter) = text.split_once('-').unwrap();
+            assert_eq!(prefix.len(), 8, "{text}");
+            assert_eq!(counter, format!("{n:x}"), "{text}");
+            assert_eq!(RequestId(n).header_value().unwrap(), text.as_str());
+        }
+    }
 
     #[test]
     fn discovery_choice_is_taken_out_of_the_return_path() {

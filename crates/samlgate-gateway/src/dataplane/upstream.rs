@@ -67,7 +67,7 @@ pub struct Upstreams {
 
 impl Upstreams {
     /// A client with pooled keep-alive connections to every backend.
-    pub fn new(connect_timeout: Duration, read_timeout: Duration) -> Self {
+    pub fn new(connect_timeout: Duration, read_timeout: Duration, title_case: bool) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(connect_timeout));
@@ -75,10 +75,9 @@ impl Upstreams {
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_timer(TokioTimer::new())
             .pool_max_idle_per_host(1024)
-            // Legacy backends were written against title-case names
-            // (`X-Remote-User`); HTTP says case does not matter, but some
-            // of their code compares it.
-            .http1_title_case_headers(true)
+            // `server.upstream_header_case = "title"`, for a backend whose
+            // code compares header names case-sensitively.
+            .http1_title_case_headers(title_case)
             // The client's Host header goes through as received.
             .set_host(false)
             .build(connector);
@@ -167,7 +166,9 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// `Connection`. Most messages carry none, so this looks before it
 /// removes. `Transfer-Encoding` is framing, which hyper owns on each side.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    if !headers.keys().any(|k| HOP_BY_HOP.contains(&k.as_str())) {
+    // HeaderName equality on standard names is a tag comparison: cheaper
+    // than comparing every name's text with five strings.
+    if !headers.keys().any(|k| HOP_BY_HOP_NAMES.contains(k)) {
         return;
     }
     let named: Vec<HeaderName> = headers
