@@ -240,7 +240,11 @@ fn signature_refusals_are_attributed_to_the_idp_the_issuer_names() {
         .signed_xml(&other_key)
         .unwrap()
     };
-    let cases: [(&str, Vec<u8>, &str, &str); 3] = [
+    let tampered = String::from_utf8(h.idp.response_for(&USERS[1], None, now).unwrap())
+        .unwrap()
+        .replace(">bob</saml:NameID>", ">alice</saml:NameID>")
+        .into_bytes();
+    let cases: [(&str, Vec<u8>, &str, &str); 4] = [
         // The configured IdP's entity ID, no signature.
         (
             "unsigned",
@@ -256,6 +260,8 @@ fn signature_refusals_are_attributed_to_the_idp_the_issuer_names() {
             "corp",
             "corp",
         ),
+        // Signed by the IdP, then changed.
+        ("digest_mismatch", tampered, "corp", "corp"),
         // An Issuer that is no configured IdP: a bounded label.
         (
             "unknown_issuer",

@@ -33,8 +33,11 @@ impl Recorded {
 /// The Set-Cookie headers the recording backend sends on a path that
 /// contains `/setcookies`: the gateway's names in several spellings (the
 /// gateway must drop them) between two of the backend's own (kept).
-pub(crate) const BACKEND_SET_COOKIES: [&str; 8] = [
+pub(crate) const BACKEND_SET_COOKIES: [&str; 11] = [
     "app=1; Path=/",
+    "samlgate_session =spaced; Path=/",
+    "samlgate_session\t=tab",
+    "samlgate_session",
     "samlgate_session=planted; Path=/; HttpOnly",
     "SAMLGATE_SESSION=planted2; Path=/",
     "__Host-samlgate_session=planted3; Path=/; Secure",
@@ -42,6 +45,25 @@ pub(crate) const BACKEND_SET_COOKIES: [&str; 8] = [
     "__Secure-samlgate_session_login_0=state; Path=/saml/acs; Secure",
     "sAmLgAtE_SeSsIoN=planted4",
     "pref=dark; Path=/; Max-Age=60",
+];
+
+/// How the recording backend fails after sending a response head, by
+/// path: the connection closes mid-body, or the body stalls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dies {
+    /// `Content-Length: 100`, 10 bytes sent, closed.
+    Length,
+    /// One chunk sent, closed without the last chunk.
+    Chunked,
+    /// One chunk sent, then silence for 4 s.
+    Silent,
+}
+
+/// The paths on which the recording backend fails after its head.
+pub(crate) const DIES: [(&str, Dies); 3] = [
+    ("/dies-length", Dies::Length),
+    ("/dies-chunked", Dies::Chunked),
+    ("/goes-silent", Dies::Silent),
 ];
 
 /// A backend on a loopback port that records each request and answers
@@ -131,11 +153,31 @@ fn serve_one(mut stream: TcpStream, sink: &Mutex<Vec<Recorded>>) {
         }
     }
     let set_cookies = target.contains("/setcookies");
+    let dies = DIES
+        .iter()
+        .find(|(path, _)| target.contains(path))
+        .map(|(_, d)| *d);
     sink.lock().unwrap().push(Recorded {
         request_line,
         target,
         headers,
     });
+    if let Some(dies) = dies {
+        // A head and the start of a body, then the backend fails.
+        let head: &[u8] = match dies {
+            Dies::Length => b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100\r\n\r\n<p>partial",
+            Dies::Chunked | Dies::Silent => {
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\na\r\n<p>partial\r\n"
+            }
+        };
+        let _ = stream.write_all(head);
+        let _ = stream.flush();
+        if dies == Dies::Silent {
+            // Longer than the harness's upstream_read_timeout_seconds.
+            std::thread::sleep(Duration::from_secs(4));
+        }
+        return;
+    }
     let mut reply = String::from("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n");
     if set_cookies {
         for c in BACKEND_SET_COOKIES {
@@ -177,14 +219,7 @@ impl RawResponse {
 /// Sends `request` (a whole request head, `\r\n\r\n` included) on a new
 /// connection and reads the answer until the server closes it.
 pub(crate) fn exchange(port: u16, request: &[u8]) -> RawResponse {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    stream.write_all(request).unwrap();
-    let mut raw = Vec::new();
-    // A reset after a complete answer is not an error here.
-    let _ = stream.read_to_end(&mut raw);
+    let raw = exchange_bytes(port, request);
     parse_response(&raw).unwrap_or_else(|| {
         panic!(
             "no HTTP response to {:?}: {:?}",
@@ -192,6 +227,26 @@ pub(crate) fn exchange(port: u16, request: &[u8]) -> RawResponse {
             String::from_utf8_lossy(&raw)
         )
     })
+}
+
+/// Sends `request` on a new connection and returns every byte received
+/// until the server closes it (or resets it).
+pub(crate) fn exchange_bytes(port: u16, request: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 8192];
+    // Read by read, so that a reset keeps what came before it.
+    while let Ok(n) = stream.read(&mut chunk) {
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&chunk[..n]);
+    }
+    raw
 }
 
 /// `GET target` on the gateway's plain listener, with `Host`, a JSON

@@ -1,8 +1,8 @@
 //! The gateway's cookies (both ways) and the forwarding headers, as the
-//! recording backend receives them.
+//! recording backend receives them; a backend that fails after its head.
 
 use super::*;
-use crate::gateway::raw::{self, Recorded, BACKEND_SET_COOKIES};
+use crate::gateway::raw::{self, Recorded, BACKEND_SET_COOKIES, DIES};
 use crate::gateway::*;
 
 // ---------------------------------------------------------------------
@@ -51,7 +51,7 @@ fn the_gateways_cookies_never_reach_a_backend_and_a_backend_cannot_set_them() {
     raw::get(
         port,
         "/public/cookies",
-        &["Cookie: Samlgate_Session=x; keep=1; __Host-samlgate_session=y; __Secure-samlgate_session_login_2=z; samlgate_session_9=w; other=2"],
+        &["Cookie: Samlgate_Session=x; keep=1; __Host-samlgate_session=y; __Secure-samlgate_session_login_2=z; samlgate_session_9=w; samlgate_session =v; samlgate_session; other=2"],
     );
     assert_eq!(
         s.main.since(before)[0].header("cookie"),
@@ -231,4 +231,61 @@ fn wait_for(mut check: impl FnMut() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     panic!("condition not reached in 15 s");
+}
+
+// ---------------------------------------------------------------------
+// A backend that fails after its head.
+
+#[test]
+fn an_upstream_that_fails_after_its_head_cuts_the_client_connection() {
+    let s = path_setup(Options::default());
+    for (path, dies) in DIES {
+        let target = format!("/public{path}");
+        let raw = raw::exchange_bytes(
+            s.h.gateway,
+            format!(
+                "GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+                s.h.gateway
+            )
+            .as_bytes(),
+        );
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("{dies:?}: no head: {text:?}"));
+        assert!(head.starts_with("HTTP/1.1 200 OK"), "{dies:?}: {text:?}");
+        let head = head.to_ascii_lowercase();
+        // What the backend sent got through, and nothing else: no error
+        // page appended to the body already started.
+        assert!(body.contains("<p>partial"), "{dies:?}: {text:?}");
+        assert!(
+            !body.contains("upstream_") && !body.contains("<h1>"),
+            "{dies:?}: an error page inside the body: {text:?}"
+        );
+        // And the message is not complete: a client cannot take the cut
+        // page for the whole page.
+        if head.contains("transfer-encoding: chunked") {
+            // One chunk (hex size in either case), no last chunk.
+            assert_eq!(
+                body.to_ascii_lowercase(),
+                "a\r\n<p>partial\r\n",
+                "{dies:?}: {text:?}"
+            );
+        } else {
+            assert!(head.contains("content-length: 100"), "{dies:?}: {text:?}");
+            assert_eq!(body, "<p>partial", "{dies:?}: {text:?}");
+        }
+    }
+    // A real client sees an error, not a page.
+    for (path, dies) in DIES {
+        let resp = plain_client()
+            .get(s.h.url(&format!("/public{path}")))
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(
+            resp.text().is_err(),
+            "{dies:?}: the cut body read as complete"
+        );
+    }
 }
