@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod recording;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -54,8 +56,20 @@ pub(crate) struct Options {
     pub(crate) idp_metadata_url: Option<String>,
     /// Lines added to the first [[idp]] table.
     pub(crate) idp_extra: String,
-    /// Lines added to the [server] table (timeouts, header limits).
+    /// The [[idp]]'s metadata from this file instead of a URL.
+    pub(crate) idp_metadata_file: Option<PathBuf>,
+    /// Routes go to this port instead of the echo backend (a test's own
+    /// backend, e.g. one that records the raw requests).
+    pub(crate) backend_port: Option<u16>,
+    /// Lines added to the [server] table.
     pub(crate) server_extra: String,
+    /// `server.shutdown_grace_seconds` (default 2).
+    pub(crate) shutdown_grace_seconds: Option<u64>,
+    /// `server.upstream_read_timeout_seconds` (default 2).
+    pub(crate) upstream_read_timeout_seconds: Option<u64>,
+    /// Do not wait for `/readyz` to answer 200 (an IdP that cannot be
+    /// used): wait until the admin listener answers at all.
+    pub(crate) expect_unready: bool,
 }
 
 pub(crate) fn config_text(h: &HarnessPorts, options: &Options) -> String {
@@ -67,8 +81,8 @@ listen = [{plain}]
 admin_listen = "127.0.0.1:{admin}"
 threads = 2
 log_format = "json"
-shutdown_grace_seconds = 2
-upstream_read_timeout_seconds = 2
+shutdown_grace_seconds = {grace}
+upstream_read_timeout_seconds = {read_timeout}
 {server_extra}
 {tls}
 [sp]
@@ -79,9 +93,7 @@ acs_max_body_bytes = 262144
 
 [[idp]]
 name = "corp"
-metadata_url = "{metadata_url}"
-# Plain http metadata on loopback (the test IdP): allowed explicitly.
-allow_insecure_metadata = true
+{metadata_source}
 allow_idp_initiated = {unsolicited}
 {idp_extra}
 
@@ -120,12 +132,22 @@ keys = ["{key}"]
         backend = h.backend,
         dead = h.dead,
         unsolicited = options.allow_idp_initiated,
-        metadata_url = options
-            .idp_metadata_url
-            .clone()
-            .unwrap_or_else(|| format!("http://127.0.0.1:{}/metadata", h.idp)),
-        idp_extra = options.idp_extra,
+        metadata_source = match &options.idp_metadata_file {
+            Some(file) => format!("metadata_file = {:?}", file.display().to_string()),
+            // Plain http metadata on loopback (the test IdP): allowed
+            // explicitly.
+            None => format!(
+                "metadata_url = \"{}\"\nallow_insecure_metadata = true",
+                options
+                    .idp_metadata_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://127.0.0.1:{}/metadata", h.idp))
+            ),
+        },
+        grace = options.shutdown_grace_seconds.unwrap_or(2),
+        read_timeout = options.upstream_read_timeout_seconds.unwrap_or(2),
         server_extra = options.server_extra,
+        idp_extra = options.idp_extra,
         extra = options.extra_toml,
         sp_extra = options.sp_extra,
         second = if options.second_idp {
@@ -190,7 +212,9 @@ impl Harness {
             gateway: free_port(),
             admin: free_port(),
             idp: idp_listener.local_addr().unwrap().port(),
-            backend: backend_listener.local_addr().unwrap().port(),
+            backend: options
+                .backend_port
+                .unwrap_or_else(|| backend_listener.local_addr().unwrap().port()),
             dead: free_port(),
         };
         let scheme = if options.tls { "https" } else { "http" };
@@ -263,15 +287,21 @@ impl Harness {
             log,
             _runtime: runtime,
         };
-        h.wait_ready();
+        h.wait_ready(options.expect_unready);
         h
     }
 
-    fn wait_ready(&self) {
+    fn wait_ready(&self, any_answer: bool) {
         let deadline = Instant::now() + Duration::from_secs(30);
         let client = plain_client();
         while Instant::now() < deadline {
-            if let Ok(r) = client.get(self.admin_url("/readyz")).send() {
+            if any_answer {
+                // Not ready by design: the log says when every listener
+                // accepts.
+                if self.log_text().contains("samlgate serving") {
+                    return;
+                }
+            } else if let Ok(r) = client.get(self.admin_url("/readyz")).send() {
                 if r.status() == 200 {
                     return;
                 }

@@ -51,9 +51,9 @@ pub fn error(reason: GatewayReason, request_id: &str, json: bool, hint: Option<&
             "message": reason.explanation(),
             "request_id": request_id,
         });
-        if let Some(hint) = hint {
-            body["hint"] = serde_json::Value::from(hint);
-            body["remedy"] = serde_json::Value::from(hint_text(hint));
+        if let (Some(hint), Some(fields)) = (hint, body.as_object_mut()) {
+            fields.insert("hint".into(), serde_json::Value::from(hint));
+            fields.insert("remedy".into(), serde_json::Value::from(hint_text(hint)));
         }
         return Page {
             status,
