@@ -28,7 +28,7 @@
 mod gateway;
 mod request_path;
 
-use gateway::raw;
+use gateway::recording;
 use gateway::*;
 use request_path::*;
 
