@@ -12,7 +12,7 @@ use crate::gateway::*;
 // The replay store at capacity.
 
 #[test]
-fn a_full_memory_replay_store_refuses_every_replay_of_what_it_admitted() {
+fn a_full_memory_replay_store_refuses_new_logins_and_every_replay_of_what_it_admitted() {
     let h = Harness::start(Options {
         allow_idp_initiated: true,
         extra_toml: "[store]\nbackend = \"memory\"\nmax_entries = 1000\n".into(),
@@ -38,19 +38,25 @@ fn a_full_memory_replay_store_refuses_every_replay_of_what_it_admitted() {
         (status, code)
     };
     // Fill it: 1,000 distinct assertions, each accepted once.
-    for i in 0..1000 {
+    let accepted: Vec<String> = (0..1000)
+        .map(|i| {
+            let response = h.response_b64(None);
+            assert_eq!(post(&response), (303, String::new()), "fill {i}");
+            response
+        })
+        .collect();
+    // Full of live entries: a new login is refused (503) rather than an
+    // entry forgotten, and the refusal wrote nothing.
+    for i in 0..100 {
         assert_eq!(
             post(&h.response_b64(None)),
-            (303, String::new()),
-            "fill {i}"
+            (503, "store_unavailable".to_owned()),
+            "new {i}"
         );
     }
-    // Full: every new assertion is admitted, and its replay refused at
-    // once, although admitting it had to evict another entry.
-    for i in 0..100 {
-        let response = h.response_b64(None);
-        assert_eq!(post(&response), (303, String::new()), "new {i}");
-        assert_eq!(post(&response), (403, "replayed".to_owned()), "replay {i}");
+    // Every accepted assertion is refused on its second post.
+    for (i, response) in accepted.iter().enumerate() {
+        assert_eq!(post(response), (403, "replayed".to_owned()), "replay {i}");
     }
     let m = h.metrics();
     assert_eq!(
@@ -58,17 +64,17 @@ fn a_full_memory_replay_store_refuses_every_replay_of_what_it_admitted() {
             &m,
             "samlgate_acs_total{idp=\"corp\",outcome=\"accepted\",reason=\"none\"}"
         ),
-        1100.0
+        1000.0
     );
     assert_eq!(
         sample(
             &m,
             "samlgate_acs_total{idp=\"corp\",outcome=\"rejected\",reason=\"replayed\"}"
         ),
-        100.0
+        1000.0
     );
-    // The evictions are visible to the operator.
-    assert_eq!(sample(&m, "samlgate_replay_store_evictions_total"), 100.0);
+    // The refusals are visible to the operator.
+    assert_eq!(sample(&m, "samlgate_replay_store_full_total"), 100.0);
 }
 
 // ---------------------------------------------------------------------

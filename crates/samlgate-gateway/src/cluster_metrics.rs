@@ -35,7 +35,7 @@ pub struct ClusterMetrics {
     pub slo: IntCounterVec,
     /// `samlgate_replay_store_entries` (the node-local memory store).
     pub memory_entries: IntGauge,
-    /// `samlgate_replay_store_evictions_total`.
+    /// `samlgate_replay_store_full_total`.
     pub memory_evictions: IntCounter,
 }
 
@@ -134,8 +134,8 @@ impl ClusterMetrics {
                 "Entries in the node-local memory replay store",
             )?,
             memory_evictions: counter(
-                "samlgate_replay_store_evictions_total",
-                "Unexpired replay entries evicted because the memory store was full",
+                "samlgate_replay_store_full_total",
+                "Logins refused because the memory replay store was full of live entries",
             )?,
             call_seconds,
         };

@@ -83,6 +83,10 @@ pub enum StoreError {
     /// for it is full: this revocation was applied on this node only.
     #[error("revocation queue full ({0} waiting for the store)")]
     QueueFull(usize),
+    /// The memory replay store holds `max_entries` live entries: a new
+    /// assertion is refused rather than an unexpired one forgotten.
+    #[error("the memory replay store is full ({0} live entries; raise store.max_entries)")]
+    Full(usize),
 }
 
 impl StoreError {

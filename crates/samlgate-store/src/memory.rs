@@ -43,33 +43,30 @@ impl Table {
         n
     }
 
-    /// Makes room for one entry under `max`: expired entries first, then
-    /// the unexpired entry nearest its expiry. Returns how many unexpired
-    /// entries had to go.
-    fn make_room(&mut self, max: usize, now: i64) -> usize {
+    /// Makes room for one entry under `max` by dropping expired entries.
+    /// False when every entry is still live: no unexpired entry is ever
+    /// dropped (its assertion could then be replayed), so the caller
+    /// refuses the new one instead.
+    fn make_room(&mut self, max: usize, now: i64) -> bool {
         if self.entries.len() < max {
-            return 0;
+            return true;
         }
         self.purge(now);
-        let mut evicted = 0;
-        while self.entries.len() >= max {
-            let Some((_, key)) = self.by_expiry.pop_first() else {
-                break;
-            };
-            self.entries.remove(&key);
-            evicted += 1;
-        }
-        evicted
+        self.entries.len() < max
     }
 }
 
 /// The memory store (`backend = "memory"`, one node; also the fallback of
 /// the Redis store with `on_failure = "local"`).
 ///
-/// Unlike a TinyLFU cache it never refuses to keep a new entry after
-/// answering `Fresh`: when full it drops expired entries, then the entry
-/// nearest its expiry (the one whose replay window is the shortest),
-/// counting each such eviction through the observer.
+/// It never forgets an entry before it expires (a TinyLFU cache may
+/// refuse to keep a new entry after answering `Fresh`, and evicting a live
+/// entry reopens its replay window): when full it drops expired entries,
+/// and if every entry is still live it refuses the new assertion
+/// ([`StoreError::Full`], the gateway's 503 `store_unavailable`), counting
+/// each refusal through the observer. Only verified assertions reach the
+/// store, so only genuine logins can fill it; size `max_entries` for the
+/// logins of one acceptance window.
 pub struct MemoryStore {
     table: Mutex<Table>,
     max_entries: usize,
@@ -137,13 +134,13 @@ impl MemoryStore {
 
     /// The admission decision, without call metrics (the Redis store's
     /// fallback reports its own).
-    pub(crate) fn admit_local(&self, a: &AssertionAdmission<'_>) -> Admission {
+    pub(crate) fn admit_local(&self, a: &AssertionAdmission<'_>) -> Result<Admission, StoreError> {
         let si = a.session_index.map(session_index_digest);
         if self
             .view
             .blocks_assertion(&a.subject, si.as_ref(), a.issue_instant_ms)
         {
-            return Admission::LoggedOut;
+            return Ok(Admission::LoggedOut);
         }
         let now = self.clock.now_ms();
         let key = digest(&[
@@ -151,28 +148,31 @@ impl MemoryStore {
             &replay_digest(a.issuer, a.assertion_id),
         ]);
         let expires = a.expires_ms.max(now.saturating_add(MIN_TTL_MS));
-        let (evicted, len) = {
+        let (room, len) = {
             let mut t = self.lock();
             if let Some(&(token, exp)) = t.entries.get(&key) {
                 if exp > now {
-                    return if token == a.token {
+                    return Ok(if token == a.token {
                         Admission::Fresh
                     } else {
                         Admission::Replayed
-                    };
+                    });
                 }
                 t.remove(&key);
             }
-            let evicted = t.make_room(self.max_entries, now);
-            t.entries.insert(key, (a.token, expires));
-            t.by_expiry.insert((expires, key));
-            (evicted, t.entries.len())
+            let room = t.make_room(self.max_entries, now);
+            if room {
+                t.entries.insert(key, (a.token, expires));
+                t.by_expiry.insert((expires, key));
+            }
+            (room, t.entries.len())
         };
-        for _ in 0..evicted {
-            self.observer.memory_eviction();
-        }
         self.observer.memory_entries(len);
-        Admission::Fresh
+        if !room {
+            self.observer.memory_eviction();
+            return Err(StoreError::Full(self.max_entries));
+        }
+        Ok(Admission::Fresh)
     }
 }
 
@@ -181,8 +181,12 @@ impl Store for MemoryStore {
     async fn admit(&self, a: &AssertionAdmission<'_>) -> Result<Admission, StoreError> {
         let start = Instant::now();
         let r = self.admit_local(a);
-        self.observer.call(Op::Admit, start.elapsed(), Ok(()));
-        Ok(r)
+        self.observer.call(
+            Op::Admit,
+            start.elapsed(),
+            r.as_ref().map(|_| ()).map_err(StoreError::kind),
+        );
+        r
     }
 
     async fn revoke(&self, r: &Revocation) -> Result<RevokeOutcome, StoreError> {

@@ -99,34 +99,38 @@ async fn an_expired_entry_is_not_a_replay_and_ttl_has_a_floor() {
 }
 
 #[tokio::test]
-async fn full_store_refuses_every_accepted_assertion_on_second_use() {
-    let (s, _, counts) = store(1000);
+async fn a_full_store_forgets_nothing_live_and_refuses_new_assertions() {
+    let (s, clock, counts) = store(1000);
     for i in 0..1000 {
         let id = format!("_fill{i}");
-        // Expiries spread out so "nearest expiry" is well defined.
         let a = adm(&id, tok(), NOW + 3_600_000 + i);
         assert_eq!(s.admit(&a).await.unwrap(), Admission::Fresh);
     }
     assert_eq!(s.len(), 1000);
-    assert_eq!(counts.evictions.load(Ordering::Relaxed), 0);
+    // Full of live entries: a new assertion is refused, not admitted at
+    // the price of forgetting another one.
     for i in 0..100 {
         let id = format!("_new{i}");
-        let a = adm(&id, tok(), NOW + 60_000);
-        assert_eq!(s.admit(&a).await.unwrap(), Admission::Fresh);
-        let again = adm(&id, tok(), NOW + 60_000);
-        assert_eq!(s.admit(&again).await.unwrap(), Admission::Replayed, "{id}");
+        let err = s.admit(&adm(&id, tok(), NOW + 60_000)).await.unwrap_err();
+        assert!(matches!(err, StoreError::Full(1000)), "{err}");
     }
-    assert_eq!(s.len(), 1000);
-    // Each new entry pushed out one unexpired entry: counted.
     assert_eq!(counts.evictions.load(Ordering::Relaxed), 100);
-    assert_eq!(counts.entries.load(Ordering::Relaxed), 1000);
-    // The evicted ones were the nearest to expiry: the newest fill entries
-    // (latest expiry) are still refused.
+    // Every accepted assertion is still refused on its second use.
+    for i in 0..1000 {
+        let id = format!("_fill{i}");
+        assert_eq!(
+            s.admit(&adm(&id, tok(), NOW + 3_600_000)).await.unwrap(),
+            Admission::Replayed,
+            "{id}"
+        );
+    }
+    // Once entries expire there is room again.
+    clock.0.store(NOW + 3_600_000 + 500, Ordering::Relaxed);
     assert_eq!(
-        s.admit(&adm("_fill999", tok(), NOW + 60_000))
+        s.admit(&adm("_later", tok(), NOW + 3_700_000))
             .await
             .unwrap(),
-        Admission::Replayed
+        Admission::Fresh
     );
 }
 

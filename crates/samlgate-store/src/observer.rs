@@ -60,8 +60,9 @@ pub trait StoreObserver: Send + Sync {
     fn feed_reconnect(&self) {}
     /// The revocation view was rebuilt from the full revocation set.
     fn resync(&self) {}
-    /// An unexpired entry was evicted from a full memory replay store (each
-    /// eviction shortens one assertion's replay protection).
+    /// A full memory replay store (every entry still live) refused a new
+    /// assertion: `store.max_entries` is too small for the logins of one
+    /// acceptance window.
     fn memory_eviction(&self) {}
     /// Entries now held by the node-local memory replay store.
     fn memory_entries(&self, entries: usize) {

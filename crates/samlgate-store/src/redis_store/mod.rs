@@ -271,7 +271,7 @@ impl Store for RedisStore {
                     return Err(e);
                 };
                 tracing::warn!(error = %e, "store degraded: admission decided on this node only");
-                let r = local.admit_local(a);
+                let r = local.admit_local(a)?;
                 if r == Admission::Fresh {
                     self.queue_admission(a);
                 }
