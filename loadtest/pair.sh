@@ -29,6 +29,10 @@ VUS=${VUS:-8}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 TAG=${TAG:-pair}
+# ACS load generator: wrk with loadtest/acs.lua (default: light enough that
+# the gateway, not the generator, is the bottleneck) or k6 with acs.js.
+ACS_LOAD=${ACS_LOAD:-wrk}
+ACS_BODIES=${ACS_BODIES:-30000}
 P_GW=18080 P_ADMIN=18090 P_BACKEND=18081 P_BARE=18082
 
 PIDS=()
@@ -112,14 +116,22 @@ for r in $(seq 1 "$ROUNDS"); do
     (cd "$OUT" && exec taskset -c "$SERVER_CPU" "$TD/release/examples/verify_loop" \
         "$OUT/$TAG-samlgate.toml" "$OUT/responses.txt" "$DURATION") >"$OUT/$TAG-verify.txt" &
     v=$!
-    taskset -c "$LOAD_CPU" k6 run --quiet --no-usage-report -e ACS="http://127.0.0.1:$P_GW/saml/acs" \
-        -e BODIES="$OUT/acs-bodies" -e SUMMARY="$OUT/$TAG-k6-acs.json" -e VUS="$VUS" \
-        -e DURATION="${DURATION}s" "$HERE/acs.js" >"$OUT/$TAG-k6-acs.log" 2>&1 || true
+    if [ "$ACS_LOAD" = k6 ]; then
+        taskset -c "$LOAD_CPU" k6 run --quiet --no-usage-report -e ACS="http://127.0.0.1:$P_GW/saml/acs" \
+            -e BODIES="$OUT/acs-bodies" -e SUMMARY="$OUT/$TAG-k6-acs.json" -e VUS="$VUS" \
+            -e DURATION="${DURATION}s" "$HERE/acs.js" >"$OUT/$TAG-k6-acs.log" 2>&1 || true
+        ACS_SUMMARY=$OUT/$TAG-k6-acs.json
+    else
+        BODIES="$OUT/acs-bodies.txt" ACS_LIMIT=$ACS_BODIES taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" \
+            -d"${DURATION}s" --latency -s "$HERE/acs.lua" "http://127.0.0.1:$P_GW/saml/acs" \
+            >"$OUT/$TAG-wrk-acs.txt" 2>&1 || true
+        ACS_SUMMARY=$OUT/$TAG-wrk-acs.txt
+    fi
     s1=$(ticks "$SG")
     wait "$v"
     curl -s "http://127.0.0.1:$P_ADMIN/metrics" >"$OUT/$TAG-metrics-acs.txt" || true
     cleanup
     PIDS=()
-    python3 "$HERE/report.py" pairacs "acs round $r" "$OUT/$TAG-k6-acs.json" $((s1 - s0)) \
+    python3 "$HERE/report.py" pairacs "acs round $r" "$ACS_SUMMARY" $((s1 - s0)) \
         "$OUT/$TAG-verify.txt" "$OUT/$TAG-metrics-acs.txt" | tee -a "$RESULTS"
 done

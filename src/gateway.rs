@@ -67,7 +67,9 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
         path: Some(args.config),
         options: BuildOptions::default(),
     };
-    match Control::start(config, source).and_then(|c| c.serve(None)) {
+    let result = Control::start(config, source).and_then(|c| c.serve(None));
+    samlgate_gateway::server::flush_logs();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => report(&e),
     }
@@ -106,7 +108,9 @@ pub(crate) fn demo(args: DemoArgs) -> ExitCode {
         idp: args.idp_port,
         backend: args.backend_port,
     };
-    match demo::run(ports) {
+    let result = demo::run(ports);
+    samlgate_gateway::server::flush_logs();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => report(&e),
     }

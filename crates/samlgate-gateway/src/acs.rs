@@ -231,7 +231,14 @@ pub async fn consume(
         Ok(fresh) => fresh,
         Err(outcome) => return outcome,
     };
-    issue_session(gateway, shared, fresh, login, relay_state.as_deref())
+    issue_session(
+        gateway,
+        shared,
+        fresh,
+        login,
+        relay_state.as_deref(),
+        cookies,
+    )
 }
 
 /// Everything up to the store: form, decoding, the engine, the gateway's
@@ -298,11 +305,18 @@ fn verify(
         login.is_none(),
     );
     let started = MonoInstant::now();
+    let cpu_started = cpu_time::ThreadTime::try_now().ok();
     let result = validator.validate(&xml);
     shared
         .metrics
         .acs_validation_seconds
         .observe(started.elapsed().as_secs_f64());
+    if let Some(cpu) = cpu_started.and_then(|t| t.try_elapsed().ok()) {
+        shared
+            .metrics
+            .acs_validation_cpu_seconds
+            .observe(cpu.as_secs_f64());
+    }
     let assertion = match result {
         Ok(a) => a,
         Err(e) => {
@@ -402,6 +416,7 @@ fn issue_session(
     fresh: FreshAssertion,
     login: Option<LoginState>,
     relay_state: Option<&str>,
+    request: &Cookies<'_>,
 ) -> AcsOutcome {
     let FreshAssertion(pending) = fresh;
     let assertion = pending.assertion;
@@ -449,6 +464,8 @@ fn issue_session(
             }
             Err(e) => return fail(GatewayReason::Internal, e.to_string()),
         };
+    let live = set_cookies.len();
+    set_cookies.extend(gateway.cookies.stale_chunks(live, request));
     let location = match (&login, relay_state) {
         (Some(state), Some(relay_state)) => {
             // The login is used: its state cookie goes (only now, after

@@ -18,6 +18,8 @@ pub struct Metrics {
     pub acs: IntCounterVec,
     /// Time to validate one Response.
     pub acs_validation_seconds: Histogram,
+    /// The same in CPU time of the validating thread.
+    pub acs_validation_cpu_seconds: Histogram,
     /// Replayed assertions refused.
     pub replay_rejections: IntCounter,
     /// Store, revocation and logout metrics (the store's observer).
@@ -207,6 +209,14 @@ impl Metrics {
             .buckets(BUCKETS.to_vec()),
         )?;
         r.register(Box::new(acs_validation_seconds.clone()))?;
+        let acs_validation_cpu_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "samlgate_acs_validation_cpu_seconds",
+                "CPU time of the thread validating one SAML Response (wall time minus time descheduled)",
+            )
+            .buckets(BUCKETS.to_vec()),
+        )?;
+        r.register(Box::new(acs_validation_cpu_seconds.clone()))?;
         let upstream_seconds = HistogramVec::new(
             HistogramOpts::new(
                 "samlgate_upstream_seconds",
@@ -265,6 +275,7 @@ impl Metrics {
                 &["idp", "outcome", "reason"],
             )?,
             acs_validation_seconds,
+            acs_validation_cpu_seconds,
             replay_rejections,
             cluster: std::sync::Arc::new(crate::cluster_metrics::ClusterMetrics::register(&r)?),
             metadata_valid_until: gauge_vec(

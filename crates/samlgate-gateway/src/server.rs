@@ -44,22 +44,46 @@ pub enum StartError {
     Other(String),
 }
 
+/// The log writer thread's guard: dropping it writes what is queued.
+static LOG_GUARD: std::sync::Mutex<Option<tracing_appender::non_blocking::WorkerGuard>> =
+    std::sync::Mutex::new(None);
+
 /// Installs the tracing subscriber (`text` or `json` lines on stderr;
-/// `RUST_LOG` overrides the level).
+/// `RUST_LOG` overrides the level). Lines are formatted where they happen
+/// and written by a thread of their own, several per write(2) under load:
+/// a request never waits for the log file. Nothing is dropped (a full
+/// queue makes the logging thread wait rather than lose lines); call
+/// [`flush_logs`] before the process exits.
 pub fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("samlgate-log")
+        .finish(std::io::BufWriter::new(std::io::stderr()));
     // Colours only on a terminal: a log file or journal gets plain text
     // (escape codes there are noise for operators and cost per line).
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
-    let _ = if format == "json" {
+        .with_writer(writer);
+    let installed = if format == "json" {
         builder.json().try_init()
     } else {
         builder.try_init()
     };
+    if installed.is_ok() {
+        if let Ok(mut slot) = LOG_GUARD.lock() {
+            *slot = Some(guard);
+        }
+    }
+}
+
+/// Writes every queued log line (the writer thread stops); logging after
+/// it is lost. Call before the process exits.
+pub fn flush_logs() {
+    let guard = LOG_GUARD.lock().ok().and_then(|mut slot| slot.take());
+    drop(guard);
 }
 
 /// Where a reload reads the configuration from.
@@ -371,6 +395,7 @@ async fn exit_when_drained(open: Arc<AtomicUsize>, grace: Duration) {
         let left = open.load(Ordering::Relaxed);
         if left == 0 {
             tracing::info!("shutdown: no request in flight; exiting");
+            flush_logs();
             std::process::exit(0);
         }
         if tokio::time::Instant::now() >= deadline {

@@ -23,8 +23,12 @@ const MAX_PLAINTEXT: u64 = 1024 * 1024;
 /// First plaintext byte: how the session JSON is stored.
 const FORMAT_JSON: u8 = b'j';
 const FORMAT_DEFLATE: u8 = b'd';
-/// Sessions from this many JSON bytes on are deflated.
-const COMPRESS_FROM: usize = 1024;
+/// Sessions from this many JSON bytes on are deflated. Below it the
+/// sealed session fits one cookie ([`CHUNK`] base64 characters hold about
+/// 2,850 sealed bytes) without compression, so deflate would buy nothing
+/// and cost the most of the ACS after the RSA verification: resetting a
+/// deflate stream clears its hash table (128 KiB) for every session.
+const COMPRESS_FROM: usize = 2700;
 
 /// What a verified assertion leaves in the browser.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,7 +187,9 @@ impl CookieSettings {
         self.max_bytes.div_ceil(CHUNK) + 1
     }
 
-    /// `Set-Cookie` values for `session`, valid for `max_age` seconds.
+    /// `Set-Cookie` values for `session`, valid for `max_age` seconds (one
+    /// per chunk; see [`Self::stale_chunks`] for the chunks of a larger
+    /// session before).
     pub fn session_cookies(
         &self,
         ring: &KeyRing,
@@ -191,8 +197,8 @@ impl CookieSettings {
         max_age: i64,
     ) -> Result<Vec<String>, SessionError> {
         let json = serde_json::to_vec(session).map_err(|e| SessionError::Seal(e.to_string()))?;
-        // Small sessions go uncompressed: on a few hundred bytes deflate
-        // saves little, and even a reused stream costs a reset (it clears
+        // Sessions that fit one cookie go uncompressed: deflate saves
+        // nothing there, and even a reused stream costs a reset (it clears
         // its hash tables) per session.
         let plaintext = if json.len() < COMPRESS_FROM {
             let mut raw = Vec::with_capacity(json.len() + 1);
@@ -226,11 +232,21 @@ impl CookieSettings {
             };
             out.push(format!("{}={value}; {attrs}", self.chunk_name(i)));
         }
-        // A smaller session than the last one: clear the chunks it left.
-        for i in chunks.len()..self.max_chunks() {
-            out.push(self.clear(&self.chunk_name(i), "Lax"));
-        }
+
         Ok(out)
+    }
+
+    /// `Set-Cookie` values that clear the chunks of an earlier, larger
+    /// session that the browser still sent (`request`), beyond the `live`
+    /// chunks of the new one. Only what the browser holds is cleared: a
+    /// header per possible chunk on every login would cost time and bytes
+    /// for nothing.
+    pub fn stale_chunks(&self, live: usize, request: &Cookies<'_>) -> Vec<String> {
+        (live..self.max_chunks())
+            .map(|i| self.chunk_name(i))
+            .filter(|name| request.get(name).is_some())
+            .map(|name| self.clear(&name, "Lax"))
+            .collect()
     }
 
     /// `Set-Cookie` values that end the session.
@@ -586,6 +602,24 @@ mod tests {
             .read_to_end(&mut back)
             .unwrap();
         assert!(back == noise);
+    }
+
+    #[test]
+    fn only_stale_chunks_the_browser_holds_are_cleared() {
+        let ring = KeyRing::new(&[[3; 32]]).unwrap();
+        let s = settings(16 * 1024);
+        let big = s.session_cookies(&ring, &session(150), 600).unwrap();
+        assert!(big.len() >= 2);
+        let header = jar(&big);
+        let held = parsed(&header);
+        // A one-chunk session after it: the others are cleared.
+        let cleared = s.stale_chunks(1, &held);
+        assert_eq!(cleared.len(), big.len() - 1);
+        assert!(cleared
+            .iter()
+            .all(|c| c.contains("Max-Age=0") && c.starts_with("sg_")));
+        // A browser without an earlier session: nothing to clear.
+        assert!(s.stale_chunks(1, &Cookies::default()).is_empty());
     }
 
     #[test]

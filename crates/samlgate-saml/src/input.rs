@@ -1,6 +1,5 @@
 //! Input detection: raw XML, or the base64 SAMLResponse form value.
 
-use base64::Engine;
 use samlgate_xml::Reason;
 
 use crate::error::fail;
@@ -69,14 +68,15 @@ fn has_ascii_whitespace(bytes: &[u8]) -> bool {
 }
 
 fn finish_base64(compact: &[u8], max_bytes: usize) -> Result<Vec<u8>, SamlError> {
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .map_err(|e| {
-            SamlError::new(
-                Reason::MalformedInput,
-                format!("input is neither xml nor valid base64: {e}"),
-            )
-        })?;
+    // Canonical standard base64 only: padding required, no stray bits in
+    // the last character (the same strictness as `base64`'s STANDARD, which
+    // the differential test below holds it to).
+    let decoded = base64_simd::STANDARD.decode_to_vec(compact).map_err(|e| {
+        SamlError::new(
+            Reason::MalformedInput,
+            format!("input is neither xml nor valid base64: {e}"),
+        )
+    })?;
     if decoded.len() > max_bytes {
         return fail(
             Reason::TooLarge,
@@ -104,6 +104,65 @@ mod tests {
         }
         // Bytes that are not ASCII whitespace (vertical tab, NUL, 0xA0).
         assert!(!has_ascii_whitespace(&[0x0B, 0x00, 0xA0, 0x85]));
+    }
+
+    /// The SIMD decoder accepts and refuses exactly what the reference
+    /// decoder does, and decodes to the same bytes: every length around
+    /// the SIMD block sizes, every padding position, stray trailing bits,
+    /// characters from outside the alphabet (URL-safe ones included).
+    #[test]
+    fn simd_base64_agrees_with_the_reference_decoder() {
+        use base64::Engine as _;
+        let reference = |input: &[u8]| base64::engine::general_purpose::STANDARD.decode(input).ok();
+        let simd = |input: &[u8]| base64_simd::STANDARD.decode_to_vec(input).ok();
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ .%";
+        // A deterministic generator (no extra crates).
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut checked = 0;
+        for len in 0..200usize {
+            for _ in 0..40 {
+                let mut input: Vec<u8> = (0..len)
+                    .map(|_| {
+                        let r = next() as usize;
+                        // Mostly valid characters, sometimes anything.
+                        if r % 50 == 0 {
+                            alphabet[r / 50 % alphabet.len()]
+                        } else {
+                            alphabet[r / 50 % 64]
+                        }
+                    })
+                    .collect();
+                // Often valid: encode random bytes, then maybe flip one.
+                if next() % 2 == 0 {
+                    let raw: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+                    input = base64::engine::general_purpose::STANDARD
+                        .encode(&raw)
+                        .into_bytes();
+                    if next() % 3 == 0 && !input.is_empty() {
+                        let at = next() as usize % input.len();
+                        input[at] = alphabet[next() as usize % alphabet.len()];
+                    }
+                }
+                assert_eq!(
+                    simd(&input),
+                    reference(&input),
+                    "{:?}",
+                    String::from_utf8_lossy(&input)
+                );
+                checked += 1;
+            }
+        }
+        // Stray bits in the last character before the padding.
+        for bad in ["QR==", "QUF=", "QUJDRA=", "AB==", "AAB="] {
+            assert_eq!(simd(bad.as_bytes()), reference(bad.as_bytes()), "{bad}");
+        }
+        assert!(checked > 7000);
     }
 
     #[test]
