@@ -213,6 +213,23 @@ keys = ["{key}"]
         index
     }
 
+    /// `samlgate check-config --deep` on a copy of a node's configuration
+    /// (other ports: the node is running); (success, stderr).
+    pub(crate) fn check_config_deep(&self, spec: &NodeSpec) -> (bool, String) {
+        let path = self.dir.join(format!("check-{}.toml", free_port()));
+        let text = self.config_text(free_port(), free_port(), spec);
+        std::fs::write(&path, text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_samlgate"))
+            .args(["check-config", "--deep"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     pub(crate) fn slo_url(&self) -> String {
         format!("{}/saml/logout", self.base_url)
     }

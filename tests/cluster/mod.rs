@@ -15,3 +15,6 @@ pub(crate) mod saml;
 
 mod replay_tests;
 mod slo_tests;
+mod admin_tests;
+mod failure_tests;
+mod topology_tests;
