@@ -32,6 +32,9 @@ pub(crate) struct NodeSpec {
     pub(crate) admin_token: bool,
     /// The partner IdP trusted too.
     pub(crate) partner: bool,
+    /// The "corp" IdP's metadata URL instead of the demo IdP's (a real
+    /// IdP: pysaml2).
+    pub(crate) idp_metadata_url: Option<String>,
 }
 
 impl NodeSpec {
@@ -170,7 +173,7 @@ signing_cert = "{dir}/sp.crt"
 
 [[idp]]
 name = "corp"
-metadata_url = "http://127.0.0.1:{idp}/metadata"
+metadata_url = "{idp_metadata}"
 allow_insecure_metadata = true
 allow_idp_initiated = true
 
@@ -189,7 +192,10 @@ keys = ["{key}"]
 {store}
 "#,
             base = self.base_url,
-            idp = self.idp_port,
+            idp_metadata = spec
+                .idp_metadata_url
+                .clone()
+                .unwrap_or_else(|| format!("http://127.0.0.1:{}/metadata", self.idp_port)),
             backend = self.backend,
             store = spec.store,
         )

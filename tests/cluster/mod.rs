@@ -11,6 +11,7 @@ pub(crate) mod cut;
 pub(crate) mod fleet;
 pub(crate) mod http;
 pub(crate) mod redis;
+pub(crate) mod pysaml2;
 pub(crate) mod saml;
 
 mod replay_tests;
@@ -18,3 +19,4 @@ mod slo_tests;
 mod admin_tests;
 mod failure_tests;
 mod topology_tests;
+mod pysaml2_tests;
