@@ -62,7 +62,10 @@ fn admin_revocation_on_one_node_ends_sessions_on_the_others() {
     let took = wait_until("alice refused on node B", Duration::from_secs(10), || {
         status(b, &alice) == 401
     });
-    eprintln!("admin revocation at node A enforced on node B after {} ms", took.as_millis());
+    eprintln!(
+        "admin revocation at node A enforced on node B after {} ms",
+        took.as_millis()
+    );
     assert_eq!(status(c, &alice), 401);
     assert!(fleet.nodes.iter().all(|n| status(n, &bob) == 200));
 
@@ -82,6 +85,9 @@ fn admin_revocation_on_one_node_ends_sessions_on_the_others() {
     });
     assert!(everyone(401));
     for (node, n) in [(a, 1.0), (b, 1.0), (c, 0.0)] {
-        assert_eq!(node.metric("samlgate_revocations_total{source=\"admin\"}"), n);
+        assert_eq!(
+            node.metric("samlgate_revocations_total{source=\"admin\"}"),
+            n
+        );
     }
 }

@@ -90,7 +90,10 @@ fn redis_outage_reject_and_local_recover_by_themselves() {
     }
     b1_untouched();
     let (ok, stderr) = fleet.check_config_deep(&reject);
-    assert!(!ok && stderr.contains("the store did not answer"), "{stderr}");
+    assert!(
+        !ok && stderr.contains("the store did not answer"),
+        "{stderr}"
+    );
     let outage_length = outage.elapsed();
 
     redis.start_again();

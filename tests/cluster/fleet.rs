@@ -90,8 +90,12 @@ impl Fleet {
             DemoIdp::new(&format!("http://127.0.0.1:{idp_port}"), &sp_entity, &acs).unwrap(),
         );
         let partner = Arc::new(
-            DemoIdp::new(&format!("http://127.0.0.1:{partner_port}"), &sp_entity, &acs)
-                .unwrap(),
+            DemoIdp::new(
+                &format!("http://127.0.0.1:{partner_port}"),
+                &sp_entity,
+                &acs,
+            )
+            .unwrap(),
         );
         idp.set_sp_metadata_url(format!("{base_url}/saml/metadata"));
         partner.set_sp_metadata_url(format!("{base_url}/saml/metadata"));
@@ -250,7 +254,10 @@ keys = ["{key}"]
         now: SamlInstant,
     ) -> String {
         let user = &USERS[0];
-        let attributes = [("uid", vec![name_id.to_owned()]), ("email", vec![user.email.to_owned()])];
+        let attributes = [
+            ("uid", vec![name_id.to_owned()]),
+            ("email", vec![user.email.to_owned()]),
+        ];
         let xml = ResponseSpec {
             issuer: &idp.entity_id,
             audience: &idp.sp_entity_id,
@@ -392,7 +399,10 @@ impl Drop for Fleet {
 pub(crate) fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
     while !cond() {
-        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     start.elapsed()

@@ -75,7 +75,10 @@ pub(crate) fn post_acs(client: &Client, node: &Node, saml_response_b64: &str) ->
         String::new()
     } else {
         let body: Value = resp.json().unwrap_or_default();
-        body["error"].as_str().unwrap_or("(no JSON error)").to_owned()
+        body["error"]
+            .as_str()
+            .unwrap_or("(no JSON error)")
+            .to_owned()
     };
     AcsReply {
         status,
@@ -152,9 +155,19 @@ impl Browser {
     /// Up to the IdP's answer: the application URL on `node` sends the
     /// browser to the IdP with an AuthnRequest; the user signs in as
     /// `user`; the IdP answers with the auto-posting ACS form.
-    pub(crate) fn start_login(&self, fleet: &Fleet, node: &Node, user: &str) -> Vec<(String, String)> {
+    pub(crate) fn start_login(
+        &self,
+        fleet: &Fleet,
+        node: &Node,
+        user: &str,
+    ) -> Vec<(String, String)> {
         let first = self.visit(&node.url("/app"));
-        assert!(first.status().is_redirection(), "{}: {:?}", node.name, first);
+        assert!(
+            first.status().is_redirection(),
+            "{}: {:?}",
+            node.name,
+            first
+        );
         let location = location(&first);
         assert!(
             location.starts_with(&format!("http://127.0.0.1:{}/sso", fleet.idp_port)),
@@ -191,9 +204,19 @@ impl Browser {
     pub(crate) fn login(&self, fleet: &Fleet, node: &Node, user: &str) -> Login {
         let acs_fields = self.start_login(fleet, node, user);
         let landed = self.post_acs_form(node, &acs_fields);
-        assert_eq!(landed.status(), 303, "{}: {}", node.name, landed.text().unwrap());
+        assert_eq!(
+            landed.status(),
+            303,
+            "{}: {}",
+            node.name,
+            landed.text().unwrap()
+        );
         assert_eq!(self.probe(node).0, 200);
-        let response = &acs_fields.iter().find(|(k, _)| k == "SAMLResponse").unwrap().1;
+        let response = &acs_fields
+            .iter()
+            .find(|(k, _)| k == "SAMLResponse")
+            .unwrap()
+            .1;
         Login {
             session_index: session_index_of(response),
             acs_fields,
@@ -212,7 +235,9 @@ pub(crate) fn location(resp: &Response) -> String {
 
 /// The SessionIndex of a base64 Response.
 pub(crate) fn session_index_of(b64: &str) -> String {
-    let xml = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+    let xml = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
     let xml = String::from_utf8(xml).unwrap();
     let at = xml.find("SessionIndex=\"").unwrap() + "SessionIndex=\"".len();
     xml[at..at + xml[at..].find('"').unwrap()].to_owned()

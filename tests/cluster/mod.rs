@@ -10,13 +10,13 @@ mod certs;
 pub(crate) mod cut;
 pub(crate) mod fleet;
 pub(crate) mod http;
-pub(crate) mod redis;
 pub(crate) mod pysaml2;
+pub(crate) mod redis;
 pub(crate) mod saml;
 
-mod replay_tests;
-mod slo_tests;
 mod admin_tests;
 mod failure_tests;
-mod topology_tests;
 mod pysaml2_tests;
+mod replay_tests;
+mod slo_tests;
+mod topology_tests;

@@ -34,7 +34,9 @@ impl Pysaml2Idp {
         );
         let ok = Command::new("openssl")
             .current_dir(dir)
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
             .args(["-subj", "/CN=pysaml2 idp", "-keyout", "pysaml2-idp.key"])
             .args(["-out", "pysaml2-idp.crt"])
             .stderr(Stdio::null())
@@ -42,8 +44,7 @@ impl Pysaml2Idp {
             .is_ok_and(|s| s.success());
         assert!(ok, "openssl req");
         let port = free_port();
-        let script =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/pysaml2/http_idp.py");
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/pysaml2/http_idp.py");
         let mut child = Command::new(PYTHON)
             .current_dir(dir)
             .arg(script)

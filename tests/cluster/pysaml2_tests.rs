@@ -24,7 +24,10 @@ fn login(browser: &Browser, idp: &Pysaml2Idp, node: &super::fleet::Node) -> Stri
     let first = browser.visit(&node.url("/app"));
     assert!(first.status().is_redirection());
     let to_idp = location(&first);
-    assert!(to_idp.starts_with(&idp.url("/sso?SAMLRequest=")), "{to_idp}");
+    assert!(
+        to_idp.starts_with(&idp.url("/sso?SAMLRequest=")),
+        "{to_idp}"
+    );
     let page = browser.visit(&to_idp);
     assert_eq!(page.status(), 200, "{}", page.text().unwrap());
     let (_, fields) = form_fields(&page.text().unwrap());
@@ -60,7 +63,8 @@ fn flip_signature_bit(url: &str) -> String {
                 .collect();
             let mut sig = b64.decode(decoded).unwrap();
             sig[10] ^= 1;
-            let encoded: String = form_urlencoded::byte_serialize(b64.encode(sig).as_bytes()).collect();
+            let encoded: String =
+                form_urlencoded::byte_serialize(b64.encode(sig).as_bytes()).collect();
             format!("Signature={encoded}")
         })
         .collect();
@@ -95,22 +99,37 @@ fn pysaml2_idp_single_logout_round_trips_both_ways() {
         .send()
         .unwrap();
     assert_eq!(out.status(), 303);
-    wait_until("node A to refuse the session", GENEROUS, || status(a, &c1) == 401);
+    wait_until("node A to refuse the session", GENEROUS, || {
+        status(a, &c1) == 401
+    });
     let at_idp = b1.visit(&location(&out));
     assert_eq!(at_idp.status(), 303, "{:?}", idp.events());
     let checked = idp.last("sp_logout_request");
     assert_eq!(checked["signature_ok"], true, "{checked}");
     assert_ne!(checked["tampered_signature_ok"], true, "{checked}");
-    assert_eq!(checked["issuer"], format!("{}/saml/metadata", fleet.base_url));
+    assert_eq!(
+        checked["issuer"],
+        format!("{}/saml/metadata", fleet.base_url)
+    );
     assert_eq!(checked["destination"], idp.url("/slo"));
     assert_eq!(checked["name_id"], NAME_ID);
     assert_eq!(checked["format"], PERSISTENT);
     assert_eq!(checked["name_qualifier"], idp.url("/idp"));
-    assert_eq!(checked["sp_name_qualifier"], format!("{}/saml/metadata", fleet.base_url));
+    assert_eq!(
+        checked["sp_name_qualifier"],
+        format!("{}/saml/metadata", fleet.base_url)
+    );
     assert_eq!(checked["session_indexes"], serde_json::json!([si1]));
-    assert_eq!(checked["ended"], serde_json::json!([si1]), "pysaml2 ended its session");
+    assert_eq!(
+        checked["ended"],
+        serde_json::json!([si1]),
+        "pysaml2 ended its session"
+    );
     let back = location(&at_idp);
-    assert!(back.starts_with(&format!("{}?SAMLResponse=", fleet.slo_url())), "{back}");
+    assert!(
+        back.starts_with(&format!("{}?SAMLResponse=", fleet.slo_url())),
+        "{back}"
+    );
     // pysaml2's LogoutResponse with one bit of its signature changed: the
     // gateway refuses it (the user stays signed out, unconfirmed).
     let page = b1.visit(&flip_signature_bit(&back)).text().unwrap();
@@ -119,7 +138,10 @@ fn pysaml2_idp_single_logout_round_trips_both_ways() {
     let landed = b1.visit(&back);
     assert_eq!(landed.status(), 200);
     let page = landed.text().unwrap();
-    assert!(page.contains("You are signed out") && !page.contains("did not confirm"), "{page}");
+    assert!(
+        page.contains("You are signed out") && !page.contains("did not confirm"),
+        "{page}"
+    );
 
     // IdP-initiated, for a second login, at node B.
     let b2 = Browser::new();
@@ -141,7 +163,10 @@ fn pysaml2_idp_single_logout_round_trips_both_ways() {
     let at_gateway = b2.visit(&to_gateway.replacen(&fleet.base_url, &b.url(""), 1));
     assert_eq!(at_gateway.status(), 303);
     let to_idp = location(&at_gateway);
-    assert!(to_idp.starts_with(&idp.url("/slo?SAMLResponse=")), "{to_idp}");
+    assert!(
+        to_idp.starts_with(&idp.url("/slo?SAMLResponse=")),
+        "{to_idp}"
+    );
     wait_until("node A to refuse the second session", GENEROUS, || {
         status(a, &c2) == 401
     });
@@ -152,8 +177,7 @@ fn pysaml2_idp_single_logout_round_trips_both_ways() {
     assert_ne!(checked["tampered_signature_ok"], true, "{checked}");
     assert_eq!(checked["in_response_to_known"], true, "{checked}");
     assert_eq!(
-        checked["status"],
-        "urn:oasis:names:tc:SAML:2.0:status:Success",
+        checked["status"], "urn:oasis:names:tc:SAML:2.0:status:Success",
         "{checked}"
     );
     assert_eq!(checked["relay_state"], "pysaml2-relay");

@@ -29,7 +29,12 @@ fn a_response_accepted_on_one_node_is_replayed_on_every_other() {
     assert!(first.accepted(), "{}: {}", first.status, first.error);
     for node in [b, c, a] {
         let again = post_acs(&client, node, &b64(&xml));
-        assert_eq!((again.status, again.error.as_str()), (403, "replayed"), "{}", node.name);
+        assert_eq!(
+            (again.status, again.error.as_str()),
+            (403, "replayed"),
+            "{}",
+            node.name
+        );
         assert!(again.set_cookies.is_empty(), "{:?}", again.set_cookies);
     }
 
@@ -43,9 +48,17 @@ fn a_response_accepted_on_one_node_is_replayed_on_every_other() {
     // envelope is valid, so the refusal above is the replay check's.
     let fresh = fleet.response_xml(&fleet.idp, "alice", "_s-fresh", SystemClock.now());
     let accepted = post_acs(&client, b, &b64(&rewrap(&fresh)));
-    assert!(accepted.accepted(), "{}: {}", accepted.status, accepted.error);
+    assert!(
+        accepted.accepted(),
+        "{}: {}",
+        accepted.status,
+        accepted.error
+    );
     let original = post_acs(&client, a, &b64(&fresh));
-    assert_eq!((original.status, original.error.as_str()), (403, "replayed"));
+    assert_eq!(
+        (original.status, original.error.as_str()),
+        (403, "replayed")
+    );
 
     // The same Response posted 50 times at once across the three nodes:
     // accepted exactly once, every other post `replayed`; one store call
@@ -111,9 +124,16 @@ fn a_forged_response_changes_no_state() {
     let refused = browser.post_acs_form(node, &forged);
     assert_eq!(refused.status(), 403);
     let cleared = super::http::set_cookies(&refused);
-    assert!(cleared.is_empty(), "the forged post set cookies: {cleared:?}");
+    assert!(
+        cleared.is_empty(),
+        "the forged post set cookies: {cleared:?}"
+    );
     assert!(refused.text().unwrap().contains("digest_mismatch"));
-    assert_eq!(redis.keys("*"), keys_before, "the forged post wrote to Redis");
+    assert_eq!(
+        redis.keys("*"),
+        keys_before,
+        "the forged post wrote to Redis"
+    );
 
     let accepted = browser.post_acs_form(node, &fields);
     assert_eq!(accepted.status(), 303, "{}", accepted.text().unwrap());

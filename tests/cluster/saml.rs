@@ -8,8 +8,7 @@
 use samlgate_dsig::{AlgorithmPolicy, TrustedKey, TrustedKeys};
 use samlgate_gateway::demo::idp::DemoIdp;
 use samlgate_saml::{
-    IdpEntity, Instant, LogoutRequest, LogoutValidator, NameId, SystemClock, Trust,
-    VerifiedLogout,
+    IdpEntity, Instant, LogoutRequest, LogoutValidator, NameId, SystemClock, Trust, VerifiedLogout,
 };
 use samlgate_xml::Limits;
 
@@ -103,7 +102,12 @@ pub(crate) fn rewrap(xml: &str) -> String {
     let head = &xml[..start];
     let id_at = head.find(" ID=\"").unwrap() + " ID=\"".len();
     let id_end = id_at + head[id_at..].find('"').unwrap();
-    let new_head = format!("{}{}{}", &head[..id_at], random_id("_rewrapped"), &head[id_end..]);
+    let new_head = format!(
+        "{}{}{}",
+        &head[..id_at],
+        random_id("_rewrapped"),
+        &head[id_end..]
+    );
     assert_ne!(new_head, head);
     format!("{new_head}{}{}", &xml[start..end], &xml[end..])
 }

@@ -70,7 +70,9 @@ fn sp_logout_on_one_node_ends_the_session_on_the_other_within_the_bound() {
     assert_eq!(resp.status(), 303);
     let cleared = set_cookies(&resp);
     assert!(
-        cleared.iter().any(|c| c.starts_with("samlgate_session=") && c.contains("Max-Age=0")),
+        cleared
+            .iter()
+            .any(|c| c.starts_with("samlgate_session=") && c.contains("Max-Age=0")),
         "{cleared:?}"
     );
     let to_idp = location(&resp);
@@ -86,9 +88,16 @@ fn sp_logout_on_one_node_ends_the_session_on_the_other_within_the_bound() {
         "SP logout on node A enforced on node B after {} ms (max_staleness_ms = {}; {})",
         propagation.as_millis(),
         bound.as_millis(),
-        if propagation <= bound { "within the bound" } else { "PAST the bound" }
+        if propagation <= bound {
+            "within the bound"
+        } else {
+            "PAST the bound"
+        }
     );
-    assert_eq!(a.metric("samlgate_revocations_total{source=\"sp_logout\"}"), 1.0);
+    assert_eq!(
+        a.metric("samlgate_revocations_total{source=\"sp_logout\"}"),
+        1.0
+    );
 
     // The IdP verifies the signed LogoutRequest, ends its own session and
     // answers; the LogoutResponse is accepted by the other node (the
@@ -96,8 +105,14 @@ fn sp_logout_on_one_node_ends_the_session_on_the_other_within_the_bound() {
     let at_idp = browser.visit(&to_idp);
     assert_eq!(at_idp.status(), 303, "{}", at_idp.text().unwrap());
     let back = location(&at_idp);
-    assert!(back.starts_with(&format!("{}?SAMLResponse=", fleet.slo_url())), "{back}");
-    assert!(fleet.idp.signed_in_users().is_empty(), "the IdP session ended");
+    assert!(
+        back.starts_with(&format!("{}?SAMLResponse=", fleet.slo_url())),
+        "{back}"
+    );
+    assert!(
+        fleet.idp.signed_in_users().is_empty(),
+        "the IdP session ended"
+    );
     let back = back.replacen(&fleet.base_url, &b.url(""), 1);
     let landed = browser.visit(&back);
     assert_eq!(landed.status(), 200);
@@ -159,10 +174,18 @@ fn idp_logout_at_one_node_ends_the_sessions_on_every_node_and_browser() {
     let (code, to_idp) = send_logout(b, &q1);
     assert_eq!(code, 303, "{to_idp}");
     assert!(logout_response_success(&fleet, &fleet.idp, &to_idp, &id1));
-    let took = wait_until("node A to refuse browser 1", GENEROUS, || status(a, &c1) == 401);
-    eprintln!("IdP logout (SessionIndex) at node B enforced on node A after {} ms", took.as_millis());
+    let took = wait_until("node A to refuse browser 1", GENEROUS, || {
+        status(a, &c1) == 401
+    });
+    eprintln!(
+        "IdP logout (SessionIndex) at node B enforced on node A after {} ms",
+        took.as_millis()
+    );
     assert_eq!(status(b, &c1), 401);
-    assert!(all_pass(&[&c2]), "browser 2's session is another SessionIndex");
+    assert!(
+        all_pass(&[&c2]),
+        "browser 2's session is another SessionIndex"
+    );
     assert_eq!(feed_len(), feed_before + 1);
 
     // The same request again, at node A: replayed, nothing written.
@@ -175,12 +198,17 @@ fn idp_logout_at_one_node_ends_the_sessions_on_every_node_and_browser() {
     let (code, to_idp) = send_logout(a, &q2);
     assert_eq!(code, 303, "{to_idp}");
     assert!(logout_response_success(&fleet, &fleet.idp, &to_idp, &id2));
-    wait_until("node B to refuse browser 2", GENEROUS, || status(b, &c2) == 401);
+    wait_until("node B to refuse browser 2", GENEROUS, || {
+        status(b, &c2) == 401
+    });
     assert_eq!(status(a, &c2), 401);
     // Browser 2 itself: its cookie opens but is not honoured, and goes.
     let (code, cleared) = b2.probe(b);
     assert_eq!(code, 401);
-    assert!(cleared.iter().any(|c| c.contains("Max-Age=0")), "{cleared:?}");
+    assert!(
+        cleared.iter().any(|c| c.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
 
     // The demo IdP's own IdP-initiated logout, carried by the browser to
     // node B: verified there, the session ended on node A, and the IdP
@@ -200,7 +228,9 @@ fn idp_logout_at_one_node_ends_the_sessions_on_every_node_and_browser() {
     let confirmed = b3.visit(&location(&at_gateway));
     let text = confirmed.text().unwrap();
     assert!(text.contains("The application confirmed"), "{text}");
-    wait_until("node A to refuse browser 3", GENEROUS, || status(a, &c3) == 401);
+    wait_until("node A to refuse browser 3", GENEROUS, || {
+        status(a, &c3) == 401
+    });
     assert_eq!(idp_logouts(a) + idp_logouts(b), 3.0);
 }
 
@@ -243,7 +273,12 @@ fn a_logout_before_its_response_refuses_it_and_other_subjects_stay() {
     let (id, q) = IdpLogout::new(&fleet.partner, "alice", &[]).query(&fleet);
     let (code, to_idp) = send_logout(b, &q);
     assert_eq!(code, 303);
-    assert!(logout_response_success(&fleet, &fleet.partner, &to_idp, &id));
+    assert!(logout_response_success(
+        &fleet,
+        &fleet.partner,
+        &to_idp,
+        &id
+    ));
     wait_until("node A to refuse the partner's alice", GENEROUS, || {
         status(a, &partner) == 401
     });

@@ -45,7 +45,11 @@ fn a_redis_cluster_shares_replay_and_revocations_across_nodes() {
         .iter()
         .map(|n| n.keys("samlgate:*:rp:*").len())
         .collect();
-    assert_eq!(per_master.iter().sum::<usize>(), users.len(), "{per_master:?}");
+    assert_eq!(
+        per_master.iter().sum::<usize>(),
+        users.len(),
+        "{per_master:?}"
+    );
     assert!(
         per_master.iter().filter(|n| **n > 0).count() >= 2,
         "{per_master:?}"
@@ -57,8 +61,12 @@ fn a_redis_cluster_shares_replay_and_revocations_across_nodes() {
     assert_eq!(send_logout(b, &q), 303);
     let (_, q) = IdpLogout::new(&fleet.idp, &users[1], &["_s1"]).query(&fleet);
     assert_eq!(send_logout(a, &q), 303);
-    wait_until("node A to refuse user0", GENEROUS, || status(a, &cookies[0]) == 401);
-    wait_until("node B to refuse user1", GENEROUS, || status(b, &cookies[1]) == 401);
+    wait_until("node A to refuse user0", GENEROUS, || {
+        status(a, &cookies[0]) == 401
+    });
+    wait_until("node B to refuse user1", GENEROUS, || {
+        status(b, &cookies[1]) == 401
+    });
     for cookie in &cookies[2..] {
         assert_eq!((status(a, cookie), status(b, cookie)), (200, 200));
     }
@@ -84,12 +92,17 @@ fn rediss_with_a_private_ca() {
     let cookie = first.cookie();
     let (_, q) = IdpLogout::new(&fleet.idp, "alice", &[]).query(&fleet);
     assert_eq!(send_logout(b, &q), 303);
-    wait_until("node A to refuse alice", GENEROUS, || status(a, &cookie) == 401);
+    wait_until("node A to refuse alice", GENEROUS, || {
+        status(a, &cookie) == 401
+    });
 
     // The CA is what makes the server trusted: without tls_ca (system
     // roots) the same store does not answer.
     let (ok, stderr) = fleet.check_config_deep(&spec);
     assert!(ok, "{stderr}");
     let (ok, stderr) = fleet.check_config_deep(&without_ca);
-    assert!(!ok && stderr.contains("the store did not answer"), "{stderr}");
+    assert!(
+        !ok && stderr.contains("the store did not answer"),
+        "{stderr}"
+    );
 }
