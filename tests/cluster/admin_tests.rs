@@ -2,6 +2,7 @@
 //! `server.admin_token_file`; a revocation made on one node is enforced
 //! on the others.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -30,7 +31,7 @@ fn admin_revocation_on_one_node_ends_sessions_on_the_others() {
     };
     fleet.start_node(&with_token);
     fleet.start_node(&with_token);
-    fleet.start_node(&NodeSpec::store(store));
+    fleet.start_node(&NodeSpec::store(store.clone()));
     let (a, b, c) = (&fleet.nodes[0], &fleet.nodes[1], &fleet.nodes[2]);
     let client = plain();
     let alice = post_acs(&client, b, &fleet.response("alice", "_s-a")).cookie();
@@ -94,4 +95,24 @@ fn admin_revocation_on_one_node_ends_sessions_on_the_others() {
             n
         );
     }
+
+    // A node started now must not honour a revoked session before its
+    // revocation view has synced: from its first answer on, alice's cookie
+    // gets 503 (not synced yet) or 401, never 200.
+    let d = fleet.spawn_node(&NodeSpec::store(store));
+    let node = &fleet.nodes[d];
+    let mut answers = BTreeSet::new();
+    wait_until("the new node to be ready", Duration::from_secs(30), || {
+        let answer = plain()
+            .get(node.url("/whoami"))
+            .header("cookie", &alice)
+            .send();
+        if let Ok(resp) = answer {
+            answers.insert(resp.status().as_u16());
+        }
+        node.readyz().0 == 200
+    });
+    assert!(!answers.contains(&200), "{answers:?}");
+    assert_eq!((status(node, &alice), status(node, &bob)), (401, 401));
+    eprintln!("a new node's answers to a revoked session while it started: {answers:?}");
 }

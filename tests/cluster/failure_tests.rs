@@ -193,6 +193,17 @@ fn a_node_cut_from_redis_enforces_a_logout_after_reconnecting() {
     wait_until("node B's feed to go stale", GENEROUS, || {
         b.metric("samlgate_store_degraded") == 1.0
     });
+    // A login at node B meanwhile: its store call meets a connection that
+    // never answers, and ends at the deadline (timeout_ms = 250) with 503.
+    let client = plain();
+    let asked = Instant::now();
+    let login = post_acs(&client, b, &fleet.response("bob", "_s-cut"));
+    let answered_in = asked.elapsed();
+    assert_eq!(
+        (login.status, login.error.as_str()),
+        (503, "store_unavailable")
+    );
+    assert!(answered_in < Duration::from_secs(5), "{answered_in:?}");
     // Cut for three seconds in all; node B stays ready.
     wait_until("three seconds of cut", GENEROUS, || {
         started.elapsed() > Duration::from_secs(3)
@@ -203,12 +214,14 @@ fn a_node_cut_from_redis_enforces_a_logout_after_reconnecting() {
         status(b, &cookie) == 401
     });
     eprintln!(
-        "node B cut from Redis for {} ms around a logout: enforced {} ms after reconnecting",
+        "node B cut from Redis for {} ms around a logout: enforced {} ms after reconnecting; a login during the cut was refused (503) after {} ms",
         started.elapsed().as_millis() - took.as_millis(),
-        took.as_millis()
+        took.as_millis(),
+        answered_in.as_millis()
     );
     assert!(b.metric("samlgate_revocation_feed_reconnects_total") > reconnects_before);
     wait_until("node B to leave degraded", GENEROUS, || {
         b.metric("samlgate_store_degraded") == 0.0
     });
+    assert!(post_acs(&client, b, &fleet.response("bob", "_s-after")).accepted());
 }

@@ -208,6 +208,13 @@ keys = ["{key}"]
     /// Starts one more node (the first listens on the base URL's port)
     /// and waits until it is ready.
     pub(crate) fn start_node(&mut self, spec: &NodeSpec) -> usize {
+        let index = self.spawn_node(spec);
+        self.nodes[index].wait_ready();
+        index
+    }
+
+    /// Starts one more node without waiting for it.
+    pub(crate) fn spawn_node(&mut self, spec: &NodeSpec) -> usize {
         let index = self.nodes.len();
         let port = if index == 0 {
             self.base_port
@@ -218,7 +225,6 @@ keys = ["{key}"]
         let config = self.dir.join(format!("node-{index}.toml"));
         std::fs::write(&config, self.config_text(port, admin, spec)).unwrap();
         let node = Node::spawn(format!("node {index}"), port, admin, config);
-        node.wait_ready();
         self.nodes.push(node);
         index
     }
