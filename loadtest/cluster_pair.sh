@@ -32,6 +32,9 @@
 #   ROUNDS [5]  DURATION [5]  CONNS [16] (per wrk)  VUS [8] (per k6)
 #   ACS_COUNT [30000]  REVOKED [2000]  CHURN [20]  SAMPLE [5]
 #   SERVER_CPU [0]  LOAD_CPU [1]  SKIP_BUILD [1]  SKIP_GEN [0]  TAG [cluster]
+#   ONLY [both]: pass or acs runs one of the two series
+#   CALIBRATE [0]: 1 gives node A the memory store too (the same
+#   configuration on both sides: what the method reads for no difference)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -92,7 +95,13 @@ node_config() { # name port admin store-table [token]
     printf '\n%s\n' "$4" >>"$f"
     echo "$f"
 }
-CONF_A=$(node_config a $P_A $P_A_ADMIN "$store_redis")
+if [ "${CALIBRATE:-0}" = 1 ]; then
+    export NAME_A="node A, memory store (calibration)"
+    CONF_A=$(node_config a $P_A $P_A_ADMIN "[store]
+backend = \"memory\"")
+else
+    CONF_A=$(node_config a $P_A $P_A_ADMIN "$store_redis")
+fi
 CONF_B=$(node_config b $P_B $P_B_ADMIN "$store_redis" "$TOKEN")
 CONF_M=$(node_config m $P_M $P_M_ADMIN "[store]
 backend = \"memory\"")
@@ -131,6 +140,7 @@ RESULTS=$OUT/$TAG-results.txt
 } | tee "$RESULTS"
 
 # --- pass-through: redis store with live revocations vs memory store -----------
+if [ "${ONLY:-both}" != acs ]; then
 start_node a "$CONF_A" "$SERVER_CPU"
 A=$LAST_PID
 start_node m "$CONF_M" "$SERVER_CPU"
@@ -175,8 +185,10 @@ done
 echo "node A's revocation view after the rounds: $(metric $P_A_ADMIN samlgate_revocation_view_entries) entries; store errors: $(curl -s "http://127.0.0.1:$P_A_ADMIN/metrics" | awk '/^samlgate_store_errors_total/ {s += $2} END {print s + 0}')" | tee -a "$RESULTS"
 stop_pid "$A"
 stop_pid "$M"
+fi
 
 # --- ACS: redis store vs memory store --------------------------------------------
+if [ "${ONLY:-both}" != pass ]; then
 echo "ACS (unique signed Responses), accepted per server CPU-second:" | tee -a "$RESULTS"
 last=$(wc -l <"$OUT/acs-bodies.txt")
 post_body() { # line port -> JSON error code or "accepted"
@@ -226,5 +238,6 @@ for r in $(seq 1 "$ROUNDS"); do
         "$OUT/$TAG-k6-memory.json" $((m1 - m0)) "$OUT/$TAG-cmd0.txt" "$OUT/$TAG-cmd1.txt" \
         "$replayed" "$SAMPLE" | tee -a "$RESULTS"
 done
+fi
 echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$RESULTS"
 python3 "$HERE/cluster_report.py" summary "$ROUNDS_TSV" | tee -a "$RESULTS"

@@ -29,6 +29,7 @@ from report import load_summary, metric, parse_wrk  # noqa: E402
 
 CLK = float(os.sysconf("SC_CLK_TCK"))
 ROUNDS_TSV = os.environ.get("ROUNDS_TSV")
+NAME_A = os.environ.get("NAME_A", "redis store")
 
 
 def commandstats(path):
@@ -104,7 +105,7 @@ def acs(args):
     per_acs = scripts / accepted_r if accepted_r else 0.0
     ratio = rates[0] / rates[1] if rates[1] else 0.0
     other = ", ".join("%s %d" % kv for kv in sorted(d.items()) if kv[0] not in ("evalsha", "eval"))
-    print(f"{label}: redis store {rates[0]:,.0f} accepted/CPU-s ({counts[0][0]} accepted, {counts[0][1]} not, "
+    print(f"{label}: {NAME_A} {rates[0]:,.0f} accepted/CPU-s ({counts[0][0]} accepted, {counts[0][1]} not, "
           f"{counts[0][2]:.2f} CPU-s); memory store {rates[1]:,.0f} accepted/CPU-s ({counts[1][0]} accepted, "
           f"{counts[1][1]} not, {counts[1][2]:.2f} CPU-s); redis/memory = {ratio:.3f}; "
           f"Redis script calls per accepted ACS = {per_acs:.4f} ({scripts} for {accepted_r}); "
@@ -126,7 +127,7 @@ def passthrough(args):
     ratio = out[0][0] / out[1][0] if out[1][0] else 0.0
     per_req = total / out[0][1] if out[0][1] else 0.0
     detail = ", ".join("%s %d" % kv for kv in sorted(d.items()))
-    print(f"{label}: redis store (revocations on) {out[0][0]:,.0f}/CPU-s ({out[0][1]} ok, {out[0][2]} failed, "
+    print(f"{label}: {NAME_A} (revocations on) {out[0][0]:,.0f}/CPU-s ({out[0][1]} ok, {out[0][2]} failed, "
           f"{out[0][3]:.2f} CPU-s, p50 {out[0][4]:.2f} ms, p99 {out[0][5]:.2f} ms); memory store "
           f"{out[1][0]:,.0f}/CPU-s ({out[1][1]} ok, {out[1][2]} failed, {out[1][3]:.2f} CPU-s, "
           f"p50 {out[1][4]:.2f} ms, p99 {out[1][5]:.2f} ms); redis/memory = {ratio:.3f}; "
