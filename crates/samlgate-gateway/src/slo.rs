@@ -378,13 +378,7 @@ async fn from_idp(
                 Some(sp_event(binding, &response)),
             )
         }
-        Err(e) => refused_message(
-            gateway,
-            e,
-            binding,
-            logout_state.is_some(),
-            relay_state.as_deref(),
-        ),
+        Err(e) => refused_message(e, binding, logout_state.is_some(), gateway),
     }
 }
 
@@ -419,13 +413,14 @@ fn logout_response(
 /// A logout message that failed its checks: nothing is revoked. A
 /// LogoutResponse to our own request still leaves the user signed out
 /// (they were before it was sent), with a page saying the IdP did not
-/// confirm.
+/// confirm. Unverified input changes no state: the browser's logout state
+/// stays (it expires by itself), so a forged answer posted first cannot
+/// make the IdP's genuine one that follows unrecognisable.
 fn refused_message(
-    gateway: &Gateway,
     e: SamlError,
     binding: &'static str,
     ours: bool,
-    relay_state: Option<&str>,
+    gateway: &Gateway,
 ) -> (SloReply, Option<SloEvent>) {
     let reason = e.reason();
     tracing::warn!(reason = reason.as_str(), detail = %e, binding, "logout message refused");
@@ -436,11 +431,8 @@ fn refused_message(
         reason: reason.as_str(),
     };
     if ours {
-        let cookies = relay_state
-            .map(|rs| vec![gateway.cookies.clear_logout(rs)])
-            .unwrap_or_default();
         let note = "The identity provider's answer could not be verified, so it did not confirm that you are signed out there; close the browser to end that session.";
-        return (landing(gateway, Some(note), cookies), Some(event));
+        return (landing(gateway, Some(note), Vec::new()), Some(event));
     }
     (
         SloReply::Refused {

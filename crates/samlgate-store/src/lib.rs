@@ -195,6 +195,8 @@ impl Maintenance {
                         tokio::time::sleep(FLUSH_EVERY).await;
                         if r.queued() > 0 {
                             r.flush().await;
+                        } else {
+                            r.probe().await;
                         }
                         since_purge += FLUSH_EVERY;
                         if since_purge >= PURGE_EVERY {

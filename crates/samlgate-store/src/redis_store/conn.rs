@@ -244,6 +244,13 @@ impl Redis {
         }
     }
 
+    /// One PING on the command connection (any node of a Cluster): the
+    /// connection works, or is replaced by the client's reconnect.
+    pub(crate) async fn ping_command(&self) -> Result<(), StoreError> {
+        let deadline = Instant::now() + self.timeout;
+        self.send(&redis::cmd("PING"), deadline).await.map(|_| ())
+    }
+
     /// `cmd` on every master (Cluster) or on the one server: one result
     /// per node, a server's error reply kept as that node's `Err` (an ACL
     /// may refuse CONFIG GET); connection failures fail the call.

@@ -215,6 +215,29 @@ impl RedisStore {
         self.report_queue();
     }
 
+    /// While the last call failed (and nothing is queued, whose write-back
+    /// would tell): one PING on the command connection, so that the
+    /// degraded flag clears by itself once Redis answers again, on a node
+    /// that gets no login or logout to prove it (otherwise the flag, the
+    /// `degraded()` answer and the operator's gauge stayed set until the
+    /// next such call), and a dead connection is replaced before a login
+    /// needs it.
+    pub(crate) async fn probe(&self) {
+        if !self.degraded.load(Ordering::Relaxed) {
+            return;
+        }
+        let start = Instant::now();
+        let res = self.remote.redis.ping_command().await;
+        self.observer.call(
+            Op::Ping,
+            start.elapsed(),
+            res.as_ref().map(|_| ()).map_err(StoreError::kind),
+        );
+        if res.is_ok() {
+            self.set_degraded(false);
+        }
+    }
+
     fn queue_admission(&self, a: &AssertionAdmission<'_>) {
         let mut p = self.pending();
         if p.admissions.len() >= MAX_PENDING_ADMISSIONS {

@@ -36,6 +36,27 @@ async fn reject_refuses_while_redis_is_down_and_recovers_by_itself() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_degraded_flag_clears_by_itself_when_redis_is_back() {
+    // A node whose only failed call was one login, and that gets no other
+    // login or logout afterwards (it serves sessions only): once Redis is
+    // back it is no longer degraded, without a call of its own.
+    let mut redis = RedisServer::start();
+    let n = node(&config(&redis.url())).await;
+    redis.stop();
+    let a = admission(subject("alice"), "_d1", now_ms());
+    assert!(n.store.admit(&a).await.is_err());
+    assert!(n.store.degraded());
+    redis.restart();
+    let store = n.store.clone();
+    let took = wait_for("the degraded flag to clear", || !store.degraded()).await;
+    eprintln!("degraded cleared {took:?} after redis came back, with no call");
+    assert_eq!(*n.counts.degraded.lock().unwrap(), [true, false]);
+    // And the command connection works for the next login at once.
+    let b = admission(subject("alice"), "_d2", now_ms());
+    assert_eq!(n.store.admit(&b).await.unwrap(), Admission::Fresh);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_falls_back_to_memory_and_writes_back_after_the_outage() {
     let mut redis = RedisServer::start();
     let mut cfg = config(&redis.url());
