@@ -36,7 +36,10 @@ use world::{
 };
 
 const PROTECTED: &str = "/app/page?x=1&y=two";
-const SESSION_COOKIE: &str = "samlgate_session";
+/// The session cookie of the HTTPS gateway (`__Host-` under TLS).
+const SESSION_COOKIE: &str = "__Host-samlgate_session";
+/// The session cookie of a plain-HTTP gateway.
+const PLAIN_SESSION_COOKIE: &str = "samlgate_session";
 
 fn cookie<'c>(cookies: &'c [serde_json::Value], name: &str) -> Option<&'c serde_json::Value> {
     cookies.iter().find(|c| c["name"] == name)
@@ -111,7 +114,7 @@ fn assert_signed_in(w: &World, run: &Run, user: &User) {
         posts.iter().any(|p| p
             .cookie
             .as_deref()
-            .is_some_and(|c| c.contains("samlgate_session_login_"))),
+            .is_some_and(|c| c.contains("__Secure-samlgate_session_login_"))),
         "the ACS POST carries the login-state cookie\n{}",
         ctx()
     );
@@ -128,7 +131,7 @@ fn assert_signed_in(w: &World, run: &Run, user: &User) {
     assert!(
         !jar.iter().any(|c| c["name"]
             .as_str()
-            .is_some_and(|n| n.starts_with("samlgate_session_login_"))),
+            .is_some_and(|n| n.contains("samlgate_session_login_"))),
         "the login-state cookie is cleared after the ACS: {jar:#?}"
     );
     for c in jar.iter().filter(|c| c["name"] == "PHPSESSID") {
@@ -195,15 +198,15 @@ fn sso_idp_signs_response_and_assertion() {
     both_signed();
 }
 
-/// Waits on the gateway: today the proxied request still carries the
-/// `samlgate_session` cookie (and any chunks), so the backend, and its
-/// logs, get a bearer token for the user's session. The gateway should
-/// remove its own cookies from what it passes on and keep the others.
+/// The proxied request carries none of the gateway's cookies (the session
+/// in any chunk or spelling): the backend, and its logs, never get a
+/// bearer token for the user's session. (`samlgate_session` is a part of
+/// every gateway cookie's name, `__Host-` prefix or not.)
 #[test]
 fn backend_receives_no_gateway_cookie() {
     let b = both_signed();
     assert!(
-        !b.backend_cookies.contains(SESSION_COOKIE),
+        !b.backend_cookies.contains(PLAIN_SESSION_COOKIE),
         "the backend received the gateway's cookie: {}\n{}",
         b.backend_cookies,
         b.context

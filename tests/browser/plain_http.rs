@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use super::chromium::Run;
 use super::world::{login_steps, Variant, World, GATEWAY_ERROR_PAGE};
-use super::{cookie, ALICE, PROTECTED, SESSION_COOKIE};
+use super::{cookie, ALICE, PLAIN_SESSION_COOKIE as SESSION_COOKIE, PROTECTED};
 
 struct Outcome {
     run: Run,
