@@ -85,7 +85,7 @@ fn plain_http_cross_site_login_is_refused() {
     );
 }
 
-/// Waits on the gateway: the page (and log line) must say what happened
+/// The page (and log line) say what happened
 /// and what to change (serve HTTPS, or an https base_url behind a TLS load
 /// balancer), with the hint code `login_cookie_not_sent_over_http`.
 #[test]
