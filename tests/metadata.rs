@@ -283,3 +283,19 @@ fn sp_metadata_usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("keys/does-not-exist.pem"));
 }
+
+/// The demo IdP's metadata (SingleLogoutService, NameIDFormat and
+/// SingleSignOnService in the schema's order): Shibboleth SP validates
+/// metadata against the schema and refuses it otherwise
+/// (loadtest/compare loads this IdP).
+#[test]
+fn demo_idp_metadata_is_schema_valid() {
+    let idp = samlgate_gateway::demo::idp::DemoIdp::new(
+        "http://127.0.0.1:8081",
+        "http://127.0.0.1:8080/saml/metadata",
+        "http://127.0.0.1:8080/saml/acs",
+    )
+    .unwrap();
+    let path = write_temp("demo-idp-metadata.xml", idp.metadata().as_bytes());
+    assert_schema_valid(&path);
+}

@@ -250,9 +250,9 @@ impl DemoIdp {
             "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"{}\">\
 <md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\
 <md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>\
-<md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified</md:NameIDFormat>\
 <md:SingleLogoutService Binding=\"{BINDING_HTTP_REDIRECT}\" Location=\"{base}/slo\"/>\
 <md:SingleLogoutService Binding=\"{BINDING_HTTP_POST}\" Location=\"{base}/slo\"/>\
+<md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified</md:NameIDFormat>\
 <md:SingleSignOnService Binding=\"{BINDING_HTTP_REDIRECT}\" Location=\"{base}/sso\"/>\
 <md:SingleSignOnService Binding=\"{BINDING_HTTP_POST}\" Location=\"{base}/sso\"/>\
 </md:IDPSSODescriptor></md:EntityDescriptor>",
