@@ -666,3 +666,92 @@ fn ten_thousand_idle_keep_alive_connections_keep_the_pass_through_rate() {
         "with {HELD} idle connections: {cpu_with:.0} req/CPU-s against {cpu_without:.0} without"
     );
 }
+
+/// A backend that switches protocols: it answers an `Upgrade: echo`
+/// request with 101, writes the `X-Remote-User` it received, then echoes
+/// every byte back until the client closes.
+fn upgrading_backend() -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if stream.read(&mut byte).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let text = String::from_utf8_lossy(&head).to_lowercase();
+                let user = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("x-remote-user:"))
+                    .map_or("-".to_owned(), |v| v.trim().to_owned());
+                if !text.contains("upgrade: echo") {
+                    let _ =
+                        stream.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
+                    return;
+                }
+                let _ = stream.write_all(
+                    format!("HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\nuser={user}\n").as_bytes(),
+                );
+                let mut buf = [0u8; 1024];
+                loop {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if stream.write_all(&buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// A protocol upgrade (as a WebSocket handshake does) is passed through
+/// on an authenticated route: the backend gets the upgrade request with
+/// the user's identity headers, the client gets the 101, and bytes then
+/// flow both ways on the joined connections.
+#[test]
+fn a_protocol_upgrade_joins_client_and_backend_after_the_101() {
+    let _serial = serial();
+    let backend = upgrading_backend();
+    let h = Harness::start(Options {
+        extra_toml: format!(
+            "[[route]]\npath_prefix = \"/ws\"\nupstreams = [\"127.0.0.1:{backend}\"]\n"
+        ),
+        ..Options::default()
+    });
+    let cookie = session_cookie(&h);
+    let mut client = RawClient::connect(h.gateway);
+    client
+        .send(
+            format!(
+                "GET /ws/chat HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n",
+                host(&h)
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    assert!(client.wait_for(b"\r\n\r\n"), "a response head");
+    let got = client.wait_for(b"user=alice\n");
+    assert!(
+        got,
+        "the backend saw alice: {:?}\n{}",
+        String::from_utf8_lossy(&client.received()),
+        h.log_text()
+    );
+    client.send(b"ping over the upgraded connection").unwrap();
+    assert!(
+        client.wait_for(b"ping over the upgraded connection"),
+        "echoed through both connections"
+    );
+}

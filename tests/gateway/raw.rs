@@ -96,6 +96,11 @@ impl RawClient {
         true
     }
 
+    /// What arrived and was not consumed yet.
+    pub(crate) fn received(&self) -> Vec<u8> {
+        self.buf.clone()
+    }
+
     /// Reads more bytes; Ok(0) at EOF.
     fn fill(&mut self) -> std::io::Result<usize> {
         let mut chunk = [0u8; 16 * 1024];

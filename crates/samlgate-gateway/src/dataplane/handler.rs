@@ -306,7 +306,7 @@ async fn handle_slo(cx: &mut Cx<'_>, request: Request<Incoming>) -> Response<Bod
 async fn forward(
     cx: &mut Cx<'_>,
     index: usize,
-    request: Request<Incoming>,
+    mut request: Request<Incoming>,
     open: Option<Arc<OpenSession>>,
 ) -> Response<Body> {
     let gateway = cx.gateway.clone();
@@ -316,6 +316,10 @@ async fn forward(
     let Some(authority) = route.next_upstream() else {
         return cx.error(GatewayReason::UpstreamUnavailable, Vec::new());
     };
+    // A protocol upgrade (WebSocket): the request goes upstream with its
+    // Upgrade header, and on a 101 both connections are joined.
+    let upgrade = requested_upgrade(request.headers());
+    let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
     let (mut parts, body) = request.into_parts();
     let path_and_query = parts
         .uri
@@ -333,6 +337,13 @@ async fn forward(
     parts.version = http::Version::HTTP_11;
     let headers = &mut parts.headers;
     remove_hop_by_hop(headers);
+    if let Some(protocol) = &upgrade {
+        headers.insert(http::header::UPGRADE, protocol.clone());
+        headers.insert(
+            http::header::CONNECTION,
+            HeaderValue::from_static("upgrade"),
+        );
+    }
     // The gateway's cookies are the gateway's: a backend never sees the
     // session or a login state (unless the route opts in).
     if !route.config.pass_gateway_cookies {
@@ -393,13 +404,14 @@ async fn forward(
     // it is sent once more, on a fresh connection, with the same headers:
     // keep-alive backends close idle connections at their own pace. The
     // copy is kept only for such requests.
-    let retry = (body.is_end_stream() && is_idempotent(&parts.method)).then(|| {
-        (
-            parts.method.clone(),
-            parts.uri.clone(),
-            parts.headers.clone(),
-        )
-    });
+    let retry =
+        (upgrade.is_none() && body.is_end_stream() && is_idempotent(&parts.method)).then(|| {
+            (
+                parts.method.clone(),
+                parts.uri.clone(),
+                parts.headers.clone(),
+            )
+        });
     let mut sent = upstreams
         .send(Request::from_parts(parts, RequestBody::Incoming(body)))
         .await;
@@ -414,6 +426,11 @@ async fn forward(
     match sent {
         Ok(response) => {
             cx.series.observe_upstream(started.elapsed().as_secs_f64());
+            if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+                if let Some(client) = client_upgrade {
+                    return join_upgraded(cx, client, response);
+                }
+            }
             let (mut parts, body) = response.into_parts();
             remove_hop_by_hop(&mut parts.headers);
             if parts
@@ -618,6 +635,48 @@ fn unauthenticated(cx: &mut Cx<'_>, index: usize, request: &Request<Incoming>) -
             cx.error(e.reason(), Vec::new())
         }
     }
+}
+
+/// The `Upgrade` value of a request that asks for one (`Connection`
+/// names `upgrade`).
+fn requested_upgrade(headers: &http::HeaderMap) -> Option<HeaderValue> {
+    let asks = headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    if !asks {
+        return None;
+    }
+    headers.get(http::header::UPGRADE).cloned()
+}
+
+/// The backend switched protocols: the client gets the 101 (with the
+/// backend's Upgrade headers), then bytes flow both ways until either side
+/// closes. The identity headers went with the upgrade request; what flows
+/// after it is the application's.
+fn join_upgraded(
+    cx: &Cx<'_>,
+    client: hyper::upgrade::OnUpgrade,
+    mut response: Response<Incoming>,
+) -> Response<Body> {
+    let backend = hyper::upgrade::on(&mut response);
+    let request_id = cx.request_id;
+    tokio::spawn(async move {
+        match (client.await, backend.await) {
+            (Ok(client), Ok(backend)) => {
+                let mut client = hyper_util::rt::TokioIo::new(client);
+                let mut backend = hyper_util::rt::TokioIo::new(backend);
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut backend).await;
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(request_id = %request_id, error = %e, "protocol upgrade failed");
+            }
+        }
+    });
+    let (parts, _) = response.into_parts();
+    Response::from_parts(parts, Body::empty())
 }
 
 fn is_idempotent(method: &Method) -> bool {

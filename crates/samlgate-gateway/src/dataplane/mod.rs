@@ -117,7 +117,12 @@ impl ServerApp for DataPlane {
             tls,
         });
         let service = service_fn(move |request| handler::handle(conn.clone(), request));
-        let connection = self.http1.serve_connection(TokioIo::new(io), service);
+        // with_upgrades: a 101 from a backend hands both connections over
+        // (WebSocket), see handler::join_upgraded.
+        let connection = self
+            .http1
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
         tokio::pin!(connection);
         let mut shutdown = shutdown.clone();
         tokio::select! {
