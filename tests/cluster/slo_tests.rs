@@ -253,7 +253,10 @@ fn a_logout_before_its_response_refuses_it_and_other_subjects_stay() {
     let (_, q) = IdpLogout::new(&fleet.idp, "alice", &["_s-early"]).query(&fleet);
     assert_eq!(send_logout(a, &q).0, 303);
     let refused = post_acs(&client, b, &b64(&early));
-    assert_eq!((refused.status, refused.error.as_str()), (403, "expired"));
+    assert_eq!(
+        (refused.status, refused.error.as_str()),
+        (403, "logged_out")
+    );
     assert!(refused.set_cookies.is_empty());
     // Another IdP session of alice, issued at the same time: accepted.
     let other = fleet.response_xml(&fleet.idp, "alice", "_s-other", now.plus_seconds(-2));

@@ -204,8 +204,8 @@ pub async fn admit(
             ))
         }
         Ok(Admission::LoggedOut) => Err(rejected(
-            Reason::Expired,
-            "the IdP ended this session (LogoutRequest) before this assertion arrived",
+            GatewayReason::LoggedOut,
+            "a logout for this subject or SessionIndex came before this assertion",
             idp,
         )),
         Err(e) => Err(rejected(

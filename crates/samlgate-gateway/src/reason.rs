@@ -20,6 +20,10 @@ pub enum GatewayReason {
     AccessDenied,
     /// The replay and revocation store could not answer.
     StoreUnavailable,
+    /// A logout (IdP LogoutRequest, or an admin revocation) for this
+    /// subject or SessionIndex came before this assertion (SAML core
+    /// §3.7.3.1).
+    LoggedOut,
     /// The session outgrew the cookie budget.
     SessionTooLarge,
     /// The request path is not one the gateway can route safely.
@@ -48,11 +52,12 @@ pub enum GatewayReason {
 
 impl GatewayReason {
     /// Every code of the gateway's own (the engine's are `Reason::ALL`).
-    pub const OWN: [GatewayReason; 16] = [
+    pub const OWN: [GatewayReason; 17] = [
         GatewayReason::RelayStateInvalid,
         GatewayReason::InvalidAttributeValue,
         GatewayReason::AccessDenied,
         GatewayReason::StoreUnavailable,
+        GatewayReason::LoggedOut,
         GatewayReason::SessionTooLarge,
         GatewayReason::PathInvalid,
         GatewayReason::HostMismatch,
@@ -75,6 +80,7 @@ impl GatewayReason {
             GatewayReason::InvalidAttributeValue => "invalid_attribute_value",
             GatewayReason::AccessDenied => "access_denied",
             GatewayReason::StoreUnavailable => "store_unavailable",
+            GatewayReason::LoggedOut => "logged_out",
             GatewayReason::SessionTooLarge => "session_too_large",
             GatewayReason::PathInvalid => "path_invalid",
             GatewayReason::HostMismatch => "host_mismatch",
@@ -103,7 +109,9 @@ impl GatewayReason {
             | GatewayReason::PathInvalid
             | GatewayReason::HostMismatch
             | GatewayReason::BadRequest => 400,
-            GatewayReason::InvalidAttributeValue | GatewayReason::AccessDenied => 403,
+            GatewayReason::InvalidAttributeValue
+            | GatewayReason::AccessDenied
+            | GatewayReason::LoggedOut => 403,
             GatewayReason::Unauthenticated => 401,
             GatewayReason::NotFound => 404,
             GatewayReason::MethodNotAllowed => 405,
@@ -153,6 +161,9 @@ impl GatewayReason {
             }
             GatewayReason::AccessDenied => "You are signed in, but not allowed to use this application.",
             GatewayReason::StoreUnavailable => "The sign-in could not be checked right now. Please try again.",
+            GatewayReason::LoggedOut => {
+                "This sign-in was ended at the identity provider before it arrived here. Please sign in again."
+            }
             GatewayReason::SessionTooLarge => {
                 "Your account carries more information (for example group memberships) than fits in a browser session. Ask your administrator to reduce the attributes released to this service."
             }
