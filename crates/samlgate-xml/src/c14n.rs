@@ -3,10 +3,22 @@
 //! one element (optionally minus one excluded subtree: the enveloped
 //! signature). Output streams into any writer through a small buffer, so a
 //! hasher sees large updates and no intermediate document is built.
+//!
+//! Where the input is already canonical, its bytes are passed on instead of
+//! being rebuilt: the parser flags start tags, end tags and text runs whose
+//! bytes are exactly what canonicalization would write for them
+//! ([`RAW_START`], [`RAW_END`], [`RAW_TEXT`]), the namespace context is
+//! still computed here for every element, and a start tag is copied only
+//! when the declarations it carries are exactly the ones that would be
+//! rendered. Adjacent copied pieces merge into one span, so a signed
+//! subtree that needs no rewriting reaches the hasher in a few large
+//! slices of the input. `tests/c14n_fast_path.rs` checks, byte for byte,
+//! that this gives what the piece-by-piece path gives.
 
 use std::io::{self, Write};
+use std::ops::Range;
 
-use crate::tree::{Document, NodeId, NodeKind, NONE};
+use crate::tree::{Document, NodeId, NodeKind, NONE, RAW_END, RAW_START, RAW_TEXT};
 use crate::XML_NAMESPACE;
 
 /// Which canonicalization algorithm to apply.
@@ -54,12 +66,37 @@ pub fn canonicalize<W: Write>(
     options: &C14nOptions<'_>,
     out: W,
 ) -> io::Result<()> {
+    run(doc, apex, options, out, true)
+}
+
+/// The canonicalizer without the verbatim-copy fast path: every byte is
+/// written piece by piece from the tree. The reference for the
+/// differential tests.
+pub(crate) fn canonicalize_piecewise<W: Write>(
+    doc: &Document<'_>,
+    apex: Option<NodeId>,
+    options: &C14nOptions<'_>,
+    out: W,
+) -> io::Result<()> {
+    run(doc, apex, options, out, false)
+}
+
+fn run<W: Write>(
+    doc: &Document<'_>,
+    apex: Option<NodeId>,
+    options: &C14nOptions<'_>,
+    out: W,
+    copy_verbatim: bool,
+) -> io::Result<()> {
     let mut c = Canonicalizer {
         doc,
         options,
-        out: Buffered {
-            buf: Vec::with_capacity(BUFFER),
+        copy_verbatim,
+        out: Output {
+            buf: Vec::new(),
             inner: out,
+            input: doc.input.as_bytes(),
+            pending: 0..0,
         },
         rendered: Vec::with_capacity(16),
         marks: Vec::with_capacity(16),
@@ -86,15 +123,37 @@ pub fn canonicalize_to_vec(
 }
 
 const BUFFER: usize = 8192;
+/// Copied input spans at least this long skip the buffer and go straight
+/// to the writer (after whatever is buffered before them).
+const DIRECT: usize = 256;
 
-struct Buffered<W: Write> {
+/// Where canonical bytes go, in order: small pieces through a buffer, and
+/// verbatim spans of the input collected into `pending` while they are
+/// adjacent. Every write goes through [`Output::put`] or
+/// [`Output::copy`], and `put` first emits the pending span, so the output
+/// is always in the order the pieces were produced.
+struct Output<'i, W: Write> {
     buf: Vec<u8>,
     inner: W,
+    input: &'i [u8],
+    /// Input bytes to be written next, not yet written.
+    pending: Range<usize>,
 }
 
-impl<W: Write> Buffered<W> {
+impl<W: Write> Output<'_, W> {
     #[inline]
     fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            self.emit_pending()?;
+        }
+        self.buffer(bytes)
+    }
+
+    #[inline]
+    fn buffer(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if self.buf.capacity() == 0 {
+            self.buf.reserve(BUFFER);
+        }
         self.buf.extend_from_slice(bytes);
         if self.buf.len() >= BUFFER {
             self.inner.write_all(&self.buf)?;
@@ -103,7 +162,37 @@ impl<W: Write> Buffered<W> {
         Ok(())
     }
 
+    /// Writes `input[span]`, merged with the pending span when adjacent.
+    #[inline]
+    fn copy(&mut self, span: Range<usize>) -> io::Result<()> {
+        if self.pending.end == span.start && !self.pending.is_empty() {
+            self.pending.end = span.end;
+            return Ok(());
+        }
+        self.emit_pending()?;
+        self.pending = span;
+        Ok(())
+    }
+
+    fn emit_pending(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let span = std::mem::replace(&mut self.pending, 0..0);
+        let input = self.input;
+        let bytes = input.get(span).unwrap_or(&[]);
+        if bytes.len() < DIRECT {
+            return self.buffer(bytes);
+        }
+        if !self.buf.is_empty() {
+            self.inner.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        self.inner.write_all(bytes)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
+        self.emit_pending()?;
         if !self.buf.is_empty() {
             self.inner.write_all(&self.buf)?;
             self.buf.clear();
@@ -115,7 +204,10 @@ impl<W: Write> Buffered<W> {
 struct Canonicalizer<'d, 'a, 'o, 'p, W: Write> {
     doc: &'d Document<'a>,
     options: &'o C14nOptions<'p>,
-    out: Buffered<W>,
+    /// Copy input spans the parser flagged as canonical (off only for the
+    /// differential tests' reference output).
+    copy_verbatim: bool,
+    out: Output<'a, W>,
     /// Namespace declarations rendered by open output elements.
     rendered: Vec<(&'d str, &'d str)>,
     /// Length of `rendered` before each open element.
@@ -213,6 +305,10 @@ impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
             return Ok(());
         };
         match n.kind {
+            NodeKind::Text if self.copy_verbatim && n.flags & RAW_TEXT != 0 => {
+                // The text is its own canonical form (see RAW_TEXT).
+                self.out.copy(n.span_start as usize..n.span_end as usize)
+            }
             NodeKind::Text => escape_text(&mut self.out, &n.text),
             NodeKind::Comment if self.options.with_comments => {
                 self.out.put(b"<!--")?;
@@ -243,9 +339,19 @@ impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
     fn end_tag(&mut self, id: NodeId) -> io::Result<()> {
         let doc = self.doc;
         let (prefix, local) = (doc.prefix(id), doc.local_name(id));
-        self.out.put(b"</")?;
-        self.write_qname(prefix, local)?;
-        self.out.put(b">")?;
+        let raw_end = doc
+            .node(id)
+            .filter(|n| self.copy_verbatim && n.flags & RAW_END != 0)
+            .map(|n| n.span_end as usize);
+        if let Some(end) = raw_end {
+            // The input ends the element with exactly `</qname>`.
+            let len = prefix.len() + usize::from(!prefix.is_empty()) + local.len() + 3;
+            self.out.copy(end.saturating_sub(len)..end)?;
+        } else {
+            self.out.put(b"</")?;
+            self.write_qname(prefix, local)?;
+            self.out.put(b">")?;
+        }
         if let Some(mark) = self.marks.pop() {
             self.rendered.truncate(mark);
         }
@@ -327,6 +433,17 @@ impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
             decls.sort_unstable_by(|a, b| a.0.cmp(b.0));
         }
 
+        if self.copy_verbatim && self.start_tag_is_verbatim(id, is_apex, &decls) {
+            // The input's start tag is byte for byte what the code below
+            // would write: copy it, and record the declarations it renders.
+            self.marks.push(self.rendered.len());
+            self.rendered.extend_from_slice(&decls);
+            self.decl_scratch = decls;
+            return self
+                .out
+                .copy(n.span_start as usize..n.start_tag_end as usize);
+        }
+
         let mut attrs = std::mem::take(&mut self.attr_scratch);
         attrs.clear();
         attrs.extend(
@@ -375,6 +492,31 @@ impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
         self.decl_scratch = decls;
         self.attr_scratch = attrs;
         self.out.put(b">")
+    }
+
+    /// True when the element's start tag in the input is exactly the start
+    /// tag canonicalization writes here. The parser vouched for the layout
+    /// (RAW_START: qname, then each written declaration and attribute as
+    /// ` name="value"` with values that need no escaping, declarations
+    /// first, attributes in canonical order, then `>`). What remains is the
+    /// context: the declarations to render, `decls` (already sorted), must
+    /// be exactly those written on the element, in the same order; and an
+    /// inclusive apex is never copied, because it may also take namespace
+    /// declarations and `xml:*` attributes from its ancestors.
+    fn start_tag_is_verbatim(&self, id: NodeId, is_apex: bool, decls: &[(&str, &str)]) -> bool {
+        let doc = self.doc;
+        if is_apex && self.options.method != C14nMethod::Exclusive {
+            return false;
+        }
+        if !doc.node(id).is_some_and(|n| n.flags & RAW_START != 0) {
+            return false;
+        }
+        let written = doc.namespace_decls(id);
+        written.len() == decls.len()
+            && written
+                .iter()
+                .zip(decls)
+                .all(|(w, (prefix, uri))| same_str(w.prefix, prefix) && same_str(&w.uri, uri))
     }
 
     /// Canonical XML applied to a document subset copies the `xml:*`
@@ -448,7 +590,7 @@ fn in_scope<'d>(doc: &'d Document<'_>, id: NodeId, prefix: &str) -> Option<(&'d 
     }
 }
 
-fn escape_text<W: Write>(out: &mut Buffered<W>, s: &str) -> io::Result<()> {
+fn escape_text<W: Write>(out: &mut Output<'_, W>, s: &str) -> io::Result<()> {
     // Branch-free scan first (vectorized): most text needs no escaping.
     let plain = !s.bytes().fold(false, |acc, b| {
         acc | (b == b'&') | (b == b'<') | (b == b'>') | (b == b'\r')
@@ -465,7 +607,7 @@ fn escape_text<W: Write>(out: &mut Buffered<W>, s: &str) -> io::Result<()> {
     })
 }
 
-fn escape_attr<W: Write>(out: &mut Buffered<W>, s: &str) -> io::Result<()> {
+fn escape_attr<W: Write>(out: &mut Output<'_, W>, s: &str) -> io::Result<()> {
     let plain = !s.bytes().fold(false, |acc, b| {
         acc | (b == b'&') | (b == b'<') | (b == b'"') | (b < 0x20)
     });
@@ -485,7 +627,7 @@ fn escape_attr<W: Write>(out: &mut Buffered<W>, s: &str) -> io::Result<()> {
 
 #[inline]
 fn escape<W: Write>(
-    out: &mut Buffered<W>,
+    out: &mut Output<'_, W>,
     s: &str,
     replacement: impl Fn(u8) -> Option<&'static [u8]>,
 ) -> io::Result<()> {

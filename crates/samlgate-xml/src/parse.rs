@@ -1,12 +1,15 @@
-//! Building a [`Document`] from bytes with quick-xml, under [`Limits`].
+//! Building a [`Document`] from bytes, under [`Limits`]: the tokens of
+//! `lexer.rs` become an arena of nodes, with names checked, namespaces
+//! resolved and references expanded on the way.
 
 use std::borrow::Cow;
 
-use quick_xml::events::{BytesStart, Event};
-use quick_xml::Reader;
-
+use crate::lexer::{self, same_bytes, Lexer, Name, TagItem, Token};
 use crate::text::{self, DecodeError};
-use crate::tree::{Attribute, Document, NamespaceDecl, Node, NodeKind, NONE, NO_NS, XML_NS_DECL};
+use crate::tree::{
+    Attribute, Document, NamespaceDecl, Node, NodeKind, NONE, NO_NS, RAW_END, RAW_START, RAW_TEXT,
+    XML_NS_DECL,
+};
 use crate::{Limits, XmlError, XML_NAMESPACE};
 
 const XMLNS_NAMESPACE: &str = "http://www.w3.org/2000/xmlns/";
@@ -41,8 +44,8 @@ struct Parser<'a, 'l> {
     input: &'a str,
     limits: &'l Limits,
     doc: Document<'a>,
-    /// Open elements.
-    stack: Vec<u32>,
+    /// Open elements, with their names as written.
+    stack: Vec<(u32, &'a str)>,
     /// In-scope prefix bindings: (prefix, declaration index), innermost last.
     scope: Vec<(&'a str, u32)>,
     /// Length of `scope` when each open element was entered.
@@ -61,6 +64,7 @@ impl<'a, 'l> Parser<'a, 'l> {
             input,
             limits,
             doc: Document {
+                input,
                 nodes: Vec::with_capacity(input.len() / 24 + 4),
                 attrs: Vec::with_capacity(input.len() / 64 + 4),
                 decls,
@@ -74,87 +78,86 @@ impl<'a, 'l> Parser<'a, 'l> {
         }
     }
 
-    /// Maps a slice that quick-xml handed out back to the input string.
-    fn sub(&self, bytes: &[u8], at: usize) -> Result<&'a str, XmlError> {
-        let base = self.input.as_ptr() as usize;
-        let start = (bytes.as_ptr() as usize).wrapping_sub(base);
-        self.input
-            .get(start..start.wrapping_add(bytes.len()))
-            .filter(|_| start <= self.input.len())
-            .ok_or_else(|| XmlError::malformed("invalid utf-8 boundary", at))
-    }
-
     fn run(mut self) -> Result<Document<'a>, XmlError> {
-        let mut reader = Reader::from_str(self.input);
-        let config = reader.config_mut();
-        config.check_end_names = true;
-        config.check_comments = true;
-        config.expand_empty_elements = false;
-        config.trim_text(false);
-        let mut first_event = true;
-        loop {
-            let at = reader.buffer_position() as usize;
-            let event = reader.read_event().map_err(|e| {
-                XmlError::malformed(e.to_string(), reader.buffer_position() as usize)
-            })?;
-            let end = reader.buffer_position() as usize;
-            let is_first = std::mem::replace(&mut first_event, false);
-            match event {
-                Event::DocType(_) => return Err(XmlError::ForbiddenDtd),
-                Event::Decl(decl) => {
-                    if !is_first {
-                        return Err(XmlError::malformed("xml declaration not at start", at));
+        let mut lexer = Lexer::new(self.input);
+        while let Some(token) = lexer.next_token(self.stack.last().map_or("", |(_, name)| name))? {
+            match token {
+                Token::Doctype => return Err(XmlError::ForbiddenDtd),
+                Token::Decl {
+                    pseudo_attributes,
+                    start,
+                } => {
+                    if start != 0 {
+                        return Err(XmlError::malformed("xml declaration not at start", start));
                     }
-                    check_declaration(&decl, at)?;
+                    check_declaration(pseudo_attributes, start)?;
                 }
-                Event::Start(start) => self.start_element(&start, at, end, false)?,
-                Event::Empty(start) => self.start_element(&start, at, end, true)?,
-                Event::End(_) => self.end_element(end)?,
-                Event::Text(t) => {
-                    let raw = self.sub(&t, at)?;
+                Token::StartTag { name, start } => self.start_element(&mut lexer, name, start)?,
+                Token::EndTag {
+                    name,
+                    start,
+                    end,
+                    exact,
+                } => self.end_tag(name, start, end, exact)?,
+                Token::Text { raw, start } => {
+                    let end = start + raw.len();
                     if self.stack.is_empty() {
                         if raw
                             .bytes()
                             .any(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
                         {
-                            return Err(XmlError::malformed("text outside the root element", at));
+                            return Err(XmlError::malformed(
+                                "text outside the root element",
+                                start,
+                            ));
                         }
                         continue;
                     }
-                    let value = text::decode_text(raw).map_err(|e| decode_error(e, at))?;
-                    self.push_leaf(NodeKind::Text, "", value, at, end)?;
+                    let (value, canonical) =
+                        text::decode_text(raw).map_err(|e| decode_error(e, start))?;
+                    let flags = if canonical { RAW_TEXT } else { 0 };
+                    self.push_leaf(NodeKind::Text, "", value, start, end, flags)?;
                 }
-                Event::CData(c) => {
+                Token::CData { body, start, end } => {
                     if self.stack.is_empty() {
-                        return Err(XmlError::malformed("cdata outside the root element", at));
+                        return Err(XmlError::malformed("cdata outside the root element", start));
                     }
-                    let raw = self.sub(&c, at)?;
-                    let value = text::normalize_line_ends(raw);
-                    self.push_leaf(NodeKind::Text, "", value, at, end)?;
+                    let value = text::normalize_line_ends(body);
+                    self.push_leaf(NodeKind::Text, "", value, start, end, 0)?;
                 }
-                Event::Comment(c) => {
-                    let raw = self.sub(&c, at)?;
-                    if raw.ends_with('-') {
-                        return Err(XmlError::malformed("comment ends with '-'", at));
+                Token::Comment { body, start, end } => {
+                    if body.ends_with('-') {
+                        return Err(XmlError::malformed("comment ends with '-'", start));
                     }
-                    let value = text::normalize_line_ends(raw);
-                    self.push_leaf(NodeKind::Comment, "", value, at, end)?;
+                    let value = text::normalize_line_ends(body);
+                    self.push_leaf(NodeKind::Comment, "", value, start, end, 0)?;
                 }
-                Event::PI(pi) => {
-                    let raw = self.sub(&pi, at)?;
-                    let split = raw.find([' ', '\t', '\n', '\r']).unwrap_or(raw.len());
-                    let (target, data) = raw.split_at(split);
+                Token::Pi {
+                    content,
+                    start,
+                    end,
+                } => {
+                    let split = content
+                        .find([' ', '\t', '\n', '\r'])
+                        .unwrap_or(content.len());
+                    let (target, data) = content.split_at(split);
                     if !text::is_ncname(target) || target.eq_ignore_ascii_case("xml") {
                         return Err(XmlError::malformed(
                             "invalid processing instruction target",
-                            at,
+                            start,
                         ));
                     }
                     let data = data.trim_start_matches([' ', '\t', '\n', '\r']);
                     let value = text::normalize_line_ends(data);
-                    self.push_leaf(NodeKind::ProcessingInstruction, target, value, at, end)?;
+                    self.push_leaf(
+                        NodeKind::ProcessingInstruction,
+                        target,
+                        value,
+                        start,
+                        end,
+                        0,
+                    )?;
                 }
-                Event::Eof => break,
             }
         }
         if !self.stack.is_empty() {
@@ -166,6 +169,7 @@ impl<'a, 'l> Parser<'a, 'l> {
         Ok(self.doc)
     }
 
+    #[inline(always)]
     fn alloc_node(&mut self, node: Node<'a>) -> Result<u32, XmlError> {
         if self.doc.nodes.len() >= self.limits.max_nodes {
             return Err(XmlError::TooLarge {
@@ -200,8 +204,9 @@ impl<'a, 'l> Parser<'a, 'l> {
         text: Cow<'a, str>,
         at: usize,
         end: usize,
+        flags: u8,
     ) -> Result<(), XmlError> {
-        let parent = self.stack.last().copied().unwrap_or(NONE);
+        let parent = self.parent();
         self.alloc_node(Node {
             kind,
             parent,
@@ -218,16 +223,17 @@ impl<'a, 'l> Parser<'a, 'l> {
             text,
             span_start: at as u32,
             span_end: end as u32,
+            start_tag_end: end as u32,
+            flags,
         })?;
         Ok(())
     }
 
     fn start_element(
         &mut self,
-        start: &BytesStart<'_>,
+        lexer: &mut Lexer<'a>,
+        name: Name<'a>,
         at: usize,
-        end: usize,
-        empty: bool,
     ) -> Result<(), XmlError> {
         if self.stack.is_empty() {
             if self.seen_root {
@@ -241,8 +247,8 @@ impl<'a, 'l> Parser<'a, 'l> {
                 limit: self.limits.max_depth,
             });
         }
-        let qname = self.sub(start.name().as_ref(), at)?;
-        let (prefix, local) = split_qname(qname).ok_or_else(|| {
+        let qname = name.text;
+        let (prefix, local) = split_name(name).ok_or_else(|| {
             XmlError::malformed(format!("invalid element name {:?}", truncate(qname)), at)
         })?;
         if prefix == "xmlns" {
@@ -257,12 +263,25 @@ impl<'a, 'l> Parser<'a, 'l> {
         let decls_start = self.doc.decls.len() as u32;
         let attrs_start = self.doc.attrs.len() as u32;
         let mut count = 0usize;
-        let mut attributes = start.attributes();
-        // Duplicates are checked below on expanded names (which also covers
-        // lexical duplicates); quick-xml's own check allocates per element.
-        attributes.with_checks(false);
-        for attr in attributes {
-            let attr = attr.map_err(|e| XmlError::malformed(e.to_string(), at))?;
+        // Whether the tag is written exactly as canonical XML writes a start
+        // tag carrying these declarations and attributes (RAW_START): every
+        // item exact, values needing no decoding (hence no escaping either),
+        // declarations before attributes and none for `xml`, `>` right after
+        // the last item, not `/>`. Attribute order is checked below.
+        let mut exact = true;
+        let mut seen_attribute = false;
+        let (end, empty) = loop {
+            let (name, raw, tight) = match lexer.tag_item()? {
+                TagItem::End {
+                    empty,
+                    end,
+                    exact: tight,
+                } => {
+                    exact &= tight && !empty;
+                    break (end, empty);
+                }
+                TagItem::Attribute { name, value, exact } => (name, value, exact),
+            };
             count += 1;
             if count > self.limits.max_attributes_per_element {
                 return Err(XmlError::TooLarge {
@@ -270,17 +289,22 @@ impl<'a, 'l> Parser<'a, 'l> {
                     limit: self.limits.max_attributes_per_element,
                 });
             }
-            let key = self.sub(attr.key.as_ref(), at)?;
-            let raw = self.sub(&attr.value, at)?;
             let value = text::decode_attribute(raw).map_err(|e| decode_error(e, at))?;
-            let (aprefix, alocal) = split_qname(key).ok_or_else(|| {
-                XmlError::malformed(format!("invalid attribute name {:?}", truncate(key)), at)
+            let (aprefix, alocal) = split_name(name).ok_or_else(|| {
+                XmlError::malformed(
+                    format!("invalid attribute name {:?}", truncate(name.text)),
+                    at,
+                )
             })?;
+            exact &= tight && matches!(value, Cow::Borrowed(_));
             if aprefix.is_empty() && alocal == "xmlns" {
+                exact &= !seen_attribute;
                 self.declare("", value, at)?;
             } else if aprefix == "xmlns" {
+                exact &= !seen_attribute && alocal != "xml";
                 self.declare(alocal, value, at)?;
             } else {
+                seen_attribute = true;
                 self.doc.attrs.push(Attribute {
                     prefix: aprefix,
                     local: alocal,
@@ -288,7 +312,7 @@ impl<'a, 'l> Parser<'a, 'l> {
                     value,
                 });
             }
-        }
+        };
         let decls_end = self.doc.decls.len() as u32;
         let attrs_end = self.doc.attrs.len() as u32;
 
@@ -306,8 +330,9 @@ impl<'a, 'l> Parser<'a, 'l> {
             }
         }
         self.check_unique_expanded_names(attrs_start, attrs_end, at)?;
+        let raw_start = exact && self.in_canonical_order(attrs_start, attrs_end);
 
-        let parent = self.stack.last().copied().unwrap_or(NONE);
+        let parent = self.parent();
         let id = self.alloc_node(Node {
             kind: NodeKind::Element,
             parent,
@@ -324,15 +349,22 @@ impl<'a, 'l> Parser<'a, 'l> {
             text: Cow::Borrowed(""),
             span_start: at as u32,
             span_end: end as u32,
+            start_tag_end: end as u32,
+            flags: if raw_start { RAW_START } else { 0 },
         })?;
         if parent == NONE {
             self.doc.root = id;
         }
-        self.stack.push(id);
+        self.stack.push((id, qname));
         if empty {
-            self.end_element(end)?;
+            self.end_element(false, end)?;
         }
         Ok(())
+    }
+
+    /// The innermost open element, or NONE at the top level.
+    fn parent(&self) -> u32 {
+        self.stack.last().map_or(NONE, |(id, _)| *id)
     }
 
     fn declare(&mut self, prefix: &'a str, uri: Cow<'a, str>, at: usize) -> Result<(), XmlError> {
@@ -362,7 +394,7 @@ impl<'a, 'l> Parser<'a, 'l> {
             .get(mark..)
             .unwrap_or(&[])
             .iter()
-            .any(|(p, _)| *p == prefix)
+            .any(|(p, _)| same_text(p, prefix))
         {
             return Err(XmlError::malformed("namespace prefix declared twice", at));
         }
@@ -376,7 +408,7 @@ impl<'a, 'l> Parser<'a, 'l> {
         if prefix.is_empty() && !element {
             return Ok(NO_NS);
         }
-        match self.scope.iter().rev().find(|(p, _)| *p == prefix) {
+        match self.scope.iter().rev().find(|(p, _)| same_text(p, prefix)) {
             Some((_, idx)) => {
                 let empty = self
                     .doc
@@ -400,11 +432,12 @@ impl<'a, 'l> Parser<'a, 'l> {
             .get(start as usize..end as usize)
             .unwrap_or(&[]);
         for (i, a) in attrs.iter().enumerate() {
-            let a_ns = self.doc.ns_uri(a.ns);
+            let same_namespace =
+                |b: &Attribute<'_>| a.ns == b.ns || self.doc.ns_uri(a.ns) == self.doc.ns_uri(b.ns);
             if attrs
                 .iter()
                 .skip(i + 1)
-                .any(|b| b.local == a.local && self.doc.ns_uri(b.ns) == a_ns)
+                .any(|b| same_text(b.local, a.local) && same_namespace(b))
             {
                 return Err(XmlError::malformed("duplicate attribute", at));
             }
@@ -412,8 +445,30 @@ impl<'a, 'l> Parser<'a, 'l> {
         Ok(())
     }
 
-    fn end_element(&mut self, end: usize) -> Result<(), XmlError> {
-        let id = self
+    /// `</name>`: it must close the innermost open element.
+    fn end_tag(
+        &mut self,
+        name: &str,
+        start: usize,
+        end: usize,
+        exact: bool,
+    ) -> Result<(), XmlError> {
+        match self.stack.last() {
+            Some((_, open)) if same_bytes(open.as_bytes(), name.as_bytes()) => {
+                self.end_element(exact, end)
+            }
+            Some(_) => Err(XmlError::malformed(
+                format!("end tag {:?} does not match its start tag", truncate(name)),
+                start,
+            )),
+            None => Err(XmlError::malformed("unexpected end tag", start)),
+        }
+    }
+
+    /// Closes the open element at `end`; `exact_end_tag` when it closed
+    /// with exactly `</qname>` (not `/>`, no whitespace).
+    fn end_element(&mut self, exact_end_tag: bool, end: usize) -> Result<(), XmlError> {
+        let (id, _) = self
             .stack
             .pop()
             .ok_or_else(|| XmlError::malformed("unexpected end tag", end))?;
@@ -422,8 +477,35 @@ impl<'a, 'l> Parser<'a, 'l> {
         }
         if let Some(n) = self.doc.nodes.get_mut(id as usize) {
             n.span_end = end as u32;
+            if exact_end_tag {
+                n.flags |= RAW_END;
+            }
         }
         Ok(())
+    }
+
+    /// True when the attributes `start..end` are in canonical order
+    /// (namespace URI, then local name; unqualified first), as c14n would
+    /// sort them.
+    fn in_canonical_order(&self, start: u32, end: u32) -> bool {
+        let attrs = self
+            .doc
+            .attrs
+            .get(start as usize..end as usize)
+            .unwrap_or(&[]);
+        attrs.windows(2).all(|pair| match pair {
+            [a, b] => {
+                // One declaration binds both: compare the local names only.
+                let by_namespace = if a.ns == b.ns {
+                    std::cmp::Ordering::Equal
+                } else {
+                    let uri = |x: &Attribute<'_>| self.doc.ns_uri(x.ns).unwrap_or("");
+                    uri(a).cmp(uri(b))
+                };
+                by_namespace.then_with(|| a.local.cmp(b.local)).is_lt()
+            }
+            _ => true,
+        })
     }
 }
 
@@ -435,7 +517,7 @@ impl<'a, 'l> Parser<'a, 'l> {
 /// This runs over every byte of every Response, so the common case is a
 /// branch-free fold over fixed-size chunks that the compiler vectorizes;
 /// only a chunk that holds a suspect byte is looked at byte by byte.
-fn find_forbidden_character(input: &[u8]) -> Option<usize> {
+pub(crate) fn find_forbidden_character(input: &[u8]) -> Option<usize> {
     const CHUNK: usize = 64;
     let suspect = |b: u8| (b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r') | (b == 0xEF);
     for (index, chunk) in input.chunks(CHUNK).enumerate() {
@@ -456,7 +538,33 @@ fn find_forbidden_character(input: &[u8]) -> Option<usize> {
     None
 }
 
-fn split_qname(name: &str) -> Option<(&str, &str)> {
+/// String equality written out for the short names compared here (a call
+/// to `memcmp` costs more than the comparison).
+#[inline]
+fn same_text(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+}
+
+/// Splits a qualified name into prefix ("" when none) and local part, or
+/// None when it is not a valid QName (two NCNames around one colon, or one
+/// NCName). The scan's shape spares the full check for ASCII names.
+pub(crate) fn split_name(name: Name<'_>) -> Option<(&str, &str)> {
+    if !name.simple {
+        return split_qname(name.text);
+    }
+    let starts_ncname =
+        |s: &str| matches!(s.as_bytes().first(), Some(b'A'..=b'Z' | b'a'..=b'z' | b'_'));
+    match name.colon {
+        Some(i) => {
+            let (prefix, local) = (name.text.get(..i)?, name.text.get(i + 1..)?);
+            (starts_ncname(prefix) && starts_ncname(local)).then_some((prefix, local))
+        }
+        None => starts_ncname(name.text).then_some(("", name.text)),
+    }
+}
+
+/// The reference QName check: any name, in full.
+pub(crate) fn split_qname(name: &str) -> Option<(&str, &str)> {
     match name.split_once(':') {
         Some((p, l)) if text::is_ncname(p) && text::is_ncname(l) => Some((p, l)),
         Some(_) => None,
@@ -465,16 +573,17 @@ fn split_qname(name: &str) -> Option<(&str, &str)> {
     }
 }
 
-fn check_declaration(decl: &quick_xml::events::BytesDecl<'_>, at: usize) -> Result<(), XmlError> {
-    let version = decl
-        .version()
-        .map_err(|e| XmlError::malformed(e.to_string(), at))?;
-    if !matches!(version.as_ref(), b"1.0" | b"1.1") {
-        return Err(XmlError::malformed("unsupported xml version", at));
+/// The XML declaration: `version` first and 1.0 or 1.1; an `encoding`, if
+/// any, UTF-8.
+fn check_declaration(pseudo_attributes: &str, at: usize) -> Result<(), XmlError> {
+    let items = lexer::pseudo_attributes(pseudo_attributes, at)?;
+    match items.first() {
+        Some(("version", "1.0" | "1.1")) => {}
+        Some(("version", _)) => return Err(XmlError::malformed("unsupported xml version", at)),
+        _ => return Err(XmlError::malformed("xml declaration without version", at)),
     }
-    if let Some(encoding) = decl.encoding() {
-        let encoding = encoding.map_err(|e| XmlError::malformed(e.to_string(), at))?;
-        if !encoding.eq_ignore_ascii_case(b"utf-8") && !encoding.eq_ignore_ascii_case(b"utf8") {
+    if let Some((_, encoding)) = items.iter().find(|(name, _)| *name == "encoding") {
+        if !encoding.eq_ignore_ascii_case("utf-8") && !encoding.eq_ignore_ascii_case("utf8") {
             return Err(XmlError::malformed("only utf-8 documents are accepted", at));
         }
     }

@@ -22,6 +22,20 @@ pub(crate) const NO_NS: u32 = u32::MAX;
 /// Namespace-declaration index of the implicit `xml` prefix binding.
 pub(crate) const XML_NS_DECL: u32 = 0;
 
+/// Node flag (element): the start tag is written exactly as canonical XML
+/// writes a start tag that carries the element's own namespace
+/// declarations: `<qname( decl)*( attr)*>`, one space before each item, `="`
+/// and `"` around each value, declarations first and none for `xml`,
+/// attributes in canonical order, values needing no escaping, and not the
+/// empty-element form. Whether those declarations are the ones
+/// canonicalization renders depends on the context, so c14n checks that.
+pub(crate) const RAW_START: u8 = 1;
+/// Node flag (element): the end tag is exactly `</qname>`.
+pub(crate) const RAW_END: u8 = 2;
+/// Node flag (text): a plain text run (no CDATA) without `&`, `>` or CR,
+/// so its bytes are its canonical form.
+pub(crate) const RAW_TEXT: u8 = 4;
+
 /// What a node is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeKind {
@@ -36,6 +50,7 @@ pub enum NodeKind {
 }
 
 #[derive(Debug, Clone)]
+#[cfg_attr(test, derive(PartialEq))]
 pub(crate) struct Node<'a> {
     pub(crate) kind: NodeKind,
     pub(crate) parent: u32,
@@ -58,10 +73,16 @@ pub(crate) struct Node<'a> {
     /// to end tag inclusive).
     pub(crate) span_start: u32,
     pub(crate) span_end: u32,
+    /// Element: one past the `>` of the start tag.
+    pub(crate) start_tag_end: u32,
+    /// [`RAW_START`], [`RAW_END`], [`RAW_TEXT`]: facts the parser saw that
+    /// let canonicalization copy input bytes instead of rewriting them.
+    pub(crate) flags: u8,
 }
 
 /// An attribute of an element (namespace declarations are kept apart).
 #[derive(Debug, Clone)]
+#[cfg_attr(test, derive(PartialEq))]
 pub(crate) struct Attribute<'a> {
     pub(crate) prefix: &'a str,
     pub(crate) local: &'a str,
@@ -71,6 +92,7 @@ pub(crate) struct Attribute<'a> {
 
 /// A namespace declaration (`xmlns` or `xmlns:p`).
 #[derive(Debug, Clone)]
+#[cfg_attr(test, derive(PartialEq))]
 pub struct NamespaceDecl<'a> {
     pub(crate) prefix: &'a str,
     pub(crate) uri: Cow<'a, str>,
@@ -90,6 +112,8 @@ impl<'a> NamespaceDecl<'a> {
 /// A parsed, well-formed, namespace-valid XML document.
 #[derive(Debug, Clone)]
 pub struct Document<'a> {
+    /// The parsed text (after any BOM); node spans index into it.
+    pub(crate) input: &'a str,
     pub(crate) nodes: Vec<Node<'a>>,
     pub(crate) attrs: Vec<Attribute<'a>>,
     /// Index 0 is the implicit `xml` binding.

@@ -1,0 +1,605 @@
+//! The tokenizer: one forward pass over the document, handing the tree
+//! builder (`parse.rs`) one piece of text or markup at a time, with its byte
+//! positions. It knows XML's lexical shapes only; names are validated,
+//! namespaces resolved, references expanded and limits applied by the
+//! builder.
+//!
+//! It replaces quick-xml's reader plus its attribute iterator, which walked
+//! each start tag twice (once to find its end, once for the attributes):
+//! here a start tag is read once, attribute by attribute, and the facts
+//! canonicalization needs (is the tag written exactly as c14n would write
+//! it?) fall out of the same pass. Where XML leaves no choice the grammar is
+//! XML 1.0's; where quick-xml 0.37 decided an edge (what a DOCTYPE or a
+//! comment ends at), this does the same, so that verdicts and reason codes
+//! do not change (`parse_differential` in `tests.rs` compares the two on
+//! every corpus document and thousands of mutations of them). It is
+//! stricter than quick-xml in two places, both ill-formed XML: attributes
+//! not separated by whitespace (`a="1"b="2"`), and a second byte-order mark.
+
+use memchr::{memchr, memchr2_iter, memmem};
+
+use crate::XmlError;
+
+/// One piece of the document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Token<'a> {
+    /// Character data up to the next `<` or the end (never empty).
+    Text { raw: &'a str, start: usize },
+    /// `<` and an element name (unchecked, maybe empty); the attributes and
+    /// the end of the tag follow through [`Lexer::tag_item`].
+    StartTag { name: Name<'a>, start: usize },
+    /// `</name S?>`; `exact` when there is no whitespace, so the tag is
+    /// `</name>` byte for byte.
+    EndTag {
+        name: &'a str,
+        start: usize,
+        end: usize,
+        exact: bool,
+    },
+    /// `<!--body-->`, `body` holding no `--`.
+    Comment {
+        body: &'a str,
+        start: usize,
+        end: usize,
+    },
+    /// `<![CDATA[body]]>`.
+    CData {
+        body: &'a str,
+        start: usize,
+        end: usize,
+    },
+    /// `<?content?>` other than the XML declaration.
+    Pi {
+        content: &'a str,
+        start: usize,
+        end: usize,
+    },
+    /// `<?xml S ...?>`: `pseudo_attributes` is what follows `xml`.
+    Decl {
+        pseudo_attributes: &'a str,
+        start: usize,
+    },
+    /// A document type declaration (never processed).
+    Doctype,
+}
+
+/// What follows inside a start tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TagItem<'a> {
+    /// `name = "value"` (or single-quoted), value still raw.
+    Attribute {
+        name: Name<'a>,
+        value: &'a str,
+        /// Written exactly ` name="value"`: one space before it, nothing
+        /// around `=`, double quotes.
+        exact: bool,
+    },
+    /// `>`, or `/>` when `empty`; `end` is one past it. `exact` when no
+    /// whitespace precedes it.
+    End {
+        empty: bool,
+        end: usize,
+        exact: bool,
+    },
+}
+
+/// A run of name bytes as scanned (maybe empty, maybe invalid), with what
+/// the scan learned about its shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Name<'a> {
+    pub(crate) text: &'a str,
+    /// All ASCII with at most one colon: every byte is then an ASCII name
+    /// character or that colon, so each part is an NCName exactly when it
+    /// is non-empty and starts with a letter or `_`.
+    pub(crate) simple: bool,
+    /// Where the first colon is.
+    pub(crate) colon: Option<usize>,
+}
+
+/// A cursor over the document text.
+pub(crate) struct Lexer<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Lexer<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Lexer { text, pos: 0 }
+    }
+
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    fn byte(&self, at: usize) -> Option<u8> {
+        self.bytes().get(at).copied()
+    }
+
+    /// The text between two offsets found at ASCII delimiters (so they are
+    /// character boundaries; the error cannot happen on valid UTF-8).
+    fn slice(&self, start: usize, end: usize) -> Result<&'a str, XmlError> {
+        self.text
+            .get(start..end)
+            .ok_or_else(|| XmlError::malformed("invalid utf-8 boundary", start))
+    }
+
+    fn rest(&self, from: usize) -> &'a [u8] {
+        self.bytes().get(from..).unwrap_or(&[])
+    }
+
+    /// The next token, or None at the end of the input. `open` is the name
+    /// of the innermost open element, which an end tag most likely repeats:
+    /// it is compared instead of scanned.
+    pub(crate) fn next_token(&mut self, open: &str) -> Result<Option<Token<'a>>, XmlError> {
+        let start = self.pos;
+        let Some(first) = self.byte(start) else {
+            return Ok(None);
+        };
+        if first != b'<' {
+            let end = memchr(b'<', self.rest(start)).map_or(self.text.len(), |i| start + i);
+            self.pos = end;
+            let raw = self.slice(start, end)?;
+            return Ok(Some(Token::Text { raw, start }));
+        }
+        match self.byte(start + 1) {
+            Some(b'/') => self.end_tag(start, open).map(Some),
+            Some(b'!') => self.bang(start).map(Some),
+            Some(b'?') => self.question(start).map(Some),
+            _ => {
+                self.pos = start + 1;
+                let name = self.name()?;
+                Ok(Some(Token::StartTag { name, start }))
+            }
+        }
+    }
+
+    /// The next attribute of the start tag being read, or its end.
+    pub(crate) fn tag_item(&mut self) -> Result<TagItem<'a>, XmlError> {
+        let space_at = self.pos;
+        self.skip_whitespace();
+        let space = self.pos - space_at;
+        match self.byte(self.pos) {
+            Some(b'>') => {
+                self.pos += 1;
+                Ok(TagItem::End {
+                    empty: false,
+                    end: self.pos,
+                    exact: space == 0,
+                })
+            }
+            Some(b'/') if self.byte(self.pos + 1) == Some(b'>') => {
+                self.pos += 2;
+                Ok(TagItem::End {
+                    empty: true,
+                    end: self.pos,
+                    exact: space == 0,
+                })
+            }
+            Some(b'/') => Err(XmlError::malformed("expected '>' after '/'", self.pos)),
+            None => Err(XmlError::malformed("unclosed start tag", self.pos)),
+            Some(_) if space == 0 => Err(XmlError::malformed(
+                "attributes must be separated by whitespace",
+                self.pos,
+            )),
+            Some(_) => {
+                let name = self.name()?;
+                let before_eq = self.skip_whitespace();
+                if self.byte(self.pos) != Some(b'=') {
+                    return Err(XmlError::malformed(
+                        "expected '=' after attribute name",
+                        self.pos,
+                    ));
+                }
+                self.pos += 1;
+                let after_eq = self.skip_whitespace();
+                let quote = match self.byte(self.pos) {
+                    Some(q @ (b'"' | b'\'')) => q,
+                    _ => {
+                        return Err(XmlError::malformed(
+                            "attribute value must be quoted",
+                            self.pos,
+                        ))
+                    }
+                };
+                let value_start = self.pos + 1;
+                let value_end = memchr(quote, self.rest(value_start))
+                    .map(|i| value_start + i)
+                    .ok_or_else(|| XmlError::malformed("unclosed attribute value", self.pos))?;
+                let value = self.slice(value_start, value_end)?;
+                self.pos = value_end + 1;
+                let exact = space == 1
+                    && self.byte(space_at) == Some(b' ')
+                    && !before_eq
+                    && !after_eq
+                    && quote == b'"';
+                Ok(TagItem::Attribute { name, value, exact })
+            }
+        }
+    }
+
+    /// Skips XML whitespace; true when there was some.
+    fn skip_whitespace(&mut self) -> bool {
+        let from = self.pos;
+        while matches!(self.byte(self.pos), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+        self.pos > from
+    }
+
+    /// The run of name bytes at the cursor (maybe empty): ASCII name
+    /// characters, `:`, and any non-ASCII byte. Whether it is a valid
+    /// (qualified) name is the builder's check.
+    fn name(&mut self) -> Result<Name<'a>, XmlError> {
+        let from = self.pos;
+        let bytes = self.rest(from);
+        // One table lookup per byte; the classes seen are OR-ed together,
+        // and only a name that has a colon is looked at again.
+        let mut classes = 0u8;
+        let len = bytes
+            .iter()
+            .position(|b| {
+                let class = NAME_CLASS.get(usize::from(*b)).copied().unwrap_or(NOT_NAME);
+                classes |= class;
+                class == NOT_NAME
+            })
+            .unwrap_or(bytes.len());
+        let text = self.slice(from, from + len)?;
+        self.pos = from + len;
+        let colon = if classes & COLON != 0 {
+            text.bytes().position(|b| b == b':')
+        } else {
+            None
+        };
+        let one_colon = colon.is_none_or(|i| !text.bytes().skip(i + 1).any(|b| b == b':'));
+        Ok(Name {
+            text,
+            simple: classes & NON_ASCII == 0 && one_colon,
+            colon,
+        })
+    }
+
+    fn end_tag(&mut self, start: usize, open: &str) -> Result<Token<'a>, XmlError> {
+        let after = start + 2;
+        let name_end = after + open.len();
+        let name = match self.rest(after).get(..open.len()) {
+            Some(candidate)
+                if same_bytes(candidate, open.as_bytes())
+                    && !self.byte(name_end).is_some_and(is_name_byte) =>
+            {
+                self.pos = name_end;
+                self.slice(after, name_end)?
+            }
+            _ => {
+                self.pos = after;
+                self.name()?.text
+            }
+        };
+        let space = self.skip_whitespace();
+        if self.byte(self.pos) != Some(b'>') {
+            return Err(XmlError::malformed("malformed end tag", start));
+        }
+        self.pos += 1;
+        Ok(Token::EndTag {
+            name,
+            start,
+            end: self.pos,
+            exact: !space,
+        })
+    }
+
+    /// `<!`: a comment, a CDATA section or a DOCTYPE.
+    fn bang(&mut self, start: usize) -> Result<Token<'a>, XmlError> {
+        let after = self.rest(start + 2);
+        if after.starts_with(b"--") {
+            // The first `--` ends the comment and must be followed by `>`.
+            let body_start = start + 4;
+            let dashes = memmem::find(self.rest(body_start), b"--")
+                .map(|i| body_start + i)
+                .ok_or_else(|| XmlError::malformed("unclosed comment", start))?;
+            if self.byte(dashes + 2) != Some(b'>') {
+                return Err(XmlError::malformed("'--' inside a comment", dashes));
+            }
+            self.pos = dashes + 3;
+            let body = self.slice(body_start, dashes)?;
+            return Ok(Token::Comment {
+                body,
+                start,
+                end: self.pos,
+            });
+        }
+        if after.starts_with(b"[CDATA[") {
+            let body_start = start + 9;
+            let close = memmem::find(self.rest(body_start), b"]]>")
+                .map(|i| body_start + i)
+                .ok_or_else(|| XmlError::malformed("unclosed cdata section", start))?;
+            self.pos = close + 3;
+            let body = self.slice(body_start, close)?;
+            return Ok(Token::CData {
+                body,
+                start,
+                end: self.pos,
+            });
+        }
+        if matches!(after.first(), Some(b'D' | b'd')) {
+            return self.doctype(start);
+        }
+        Err(XmlError::malformed("invalid markup after '<!'", start))
+    }
+
+    /// Any `<!D`: a DOCTYPE when, as quick-xml reads it, it closes (the
+    /// first `>` that balances the `<`s after it) and reads `DOCTYPE`
+    /// (any case) then a name; otherwise the markup is malformed. Either
+    /// way the document is refused.
+    fn doctype(&mut self, start: usize) -> Result<Token<'a>, XmlError> {
+        let body = self.rest(start + 1);
+        let mut depth = 0usize;
+        for i in memchr2_iter(b'<', b'>', body) {
+            if body.get(i) == Some(&b'<') {
+                depth += 1;
+                continue;
+            }
+            if depth > 0 {
+                depth -= 1;
+                continue;
+            }
+            let declaration = body.get(..i).unwrap_or(&[]);
+            let keyword = declaration.get(..8).unwrap_or(&[]);
+            let has_name = declaration
+                .get(8..)
+                .unwrap_or(&[])
+                .iter()
+                .any(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+            if keyword.eq_ignore_ascii_case(b"!DOCTYPE") && has_name {
+                return Ok(Token::Doctype);
+            }
+            return Err(XmlError::malformed("invalid markup after '<!'", start));
+        }
+        Err(XmlError::malformed("unclosed doctype", start))
+    }
+
+    /// `<?`: the XML declaration (`<?xml` then whitespace or `?>`), or a
+    /// processing instruction. Both end at the first `?>` after `<?`.
+    fn question(&mut self, start: usize) -> Result<Token<'a>, XmlError> {
+        let close = memmem::find(self.rest(start + 1), b"?>")
+            .filter(|i| *i > 0)
+            .map(|i| start + 1 + i)
+            .ok_or_else(|| XmlError::malformed("unclosed processing instruction", start))?;
+        let content = self.slice(start + 2, close)?;
+        self.pos = close + 2;
+        let is_decl = content
+            .strip_prefix("xml")
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\n', '\r']));
+        if is_decl {
+            return Ok(Token::Decl {
+                pseudo_attributes: content.get(3..).unwrap_or(""),
+                start,
+            });
+        }
+        Ok(Token::Pi {
+            content,
+            start,
+            end: self.pos,
+        })
+    }
+}
+
+/// Reads the XML declaration's pseudo-attributes (`version`, `encoding`,
+/// `standalone`), in order; `at` is the declaration's offset, for errors.
+pub(crate) fn pseudo_attributes(text: &str, at: usize) -> Result<Vec<(&str, &str)>, XmlError> {
+    let mut lexer = Lexer::new(text);
+    let mut out = Vec::with_capacity(3);
+    loop {
+        let space = lexer.skip_whitespace();
+        if lexer.pos >= text.len() {
+            return Ok(out);
+        }
+        if !space {
+            return Err(XmlError::malformed("malformed xml declaration", at));
+        }
+        let name = lexer.name()?.text;
+        lexer.skip_whitespace();
+        if name.is_empty() || lexer.byte(lexer.pos) != Some(b'=') {
+            return Err(XmlError::malformed("malformed xml declaration", at));
+        }
+        lexer.pos += 1;
+        lexer.skip_whitespace();
+        let Some(quote @ (b'"' | b'\'')) = lexer.byte(lexer.pos) else {
+            return Err(XmlError::malformed("malformed xml declaration", at));
+        };
+        let value_start = lexer.pos + 1;
+        let value_end = memchr(quote, lexer.rest(value_start))
+            .map(|i| value_start + i)
+            .ok_or_else(|| XmlError::malformed("malformed xml declaration", at))?;
+        out.push((name, lexer.slice(value_start, value_end)?));
+        lexer.pos = value_end + 1;
+    }
+}
+
+/// Byte equality for names, without a call to `memcmp` for the usual
+/// lengths: up to 16 bytes are two (overlapping) 8-byte words.
+#[inline]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| {
+        s.get(at..at + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map(u64::from_ne_bytes)
+    };
+    match n {
+        0..8 => a.iter().zip(b).all(|(x, y)| x == y),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
+    }
+}
+
+/// Bytes that may continue a name: ASCII name characters, the colon, and
+/// any byte of a non-ASCII character (checked in full by the builder).
+fn is_name_byte(b: u8) -> bool {
+    NAME_CLASS.get(usize::from(b)).copied().unwrap_or(NOT_NAME) != NOT_NAME
+}
+
+/// Name byte classes, as bits (a scan ORs them together).
+const NOT_NAME: u8 = 0;
+/// `A-Z a-z 0-9 _ - .`
+const ASCII_NAME: u8 = 1;
+const COLON: u8 = 2;
+/// Any byte of a multi-byte UTF-8 character.
+const NON_ASCII: u8 = 4;
+
+const NAME_CLASS: [u8; 256] = {
+    let mut table = [NOT_NAME; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.') {
+            ASCII_NAME
+        } else if b == b':' {
+            COLON
+        } else if b >= 0x80 {
+            NON_ASCII
+        } else {
+            NOT_NAME
+        };
+        i += 1;
+    }
+    table
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(text: &str) -> Vec<String> {
+        let mut lexer = Lexer::new(text);
+        let mut out = Vec::new();
+        while let Some(token) = lexer.next_token("").expect("lexes") {
+            out.push(format!("{token:?}"));
+            if let Token::StartTag { .. } = token {
+                loop {
+                    let item = lexer.tag_item().expect("tag item");
+                    out.push(format!("{item:?}"));
+                    if let TagItem::End { .. } = item {
+                        break;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn exactness_follows_the_canonical_layout() {
+        let t = tokens("<a x=\"1\" y = \"2\"\tz='3'  >t</a ><b/>");
+        assert!(t[1].contains("exact: true"), "{t:?}");
+        assert!(t[2].contains("exact: false"), "{t:?}");
+        assert!(t[3].contains("exact: false"), "{t:?}");
+        assert!(t[4].contains("End { empty: false") && t[4].contains("exact: false"));
+        assert!(t[6].contains("EndTag") && t[6].contains("exact: false"));
+        assert!(t[8].contains("empty: true"), "{t:?}");
+    }
+
+    #[test]
+    fn markup_ends_where_quick_xml_ends_it() {
+        assert_eq!(
+            tokens("<!--->x--><![CDATA[a]]b]]><?p d?>")[..3],
+            [
+                "Comment { body: \"->x\", start: 0, end: 10 }",
+                "CData { body: \"a]]b\", start: 10, end: 26 }",
+                "Pi { content: \"p d\", start: 26, end: 33 }",
+            ]
+        );
+        let mut lexer = Lexer::new("<!DOCTYPE r [<!ENTITY x 'y'>]><r/>");
+        assert_eq!(lexer.next_token(""), Ok(Some(Token::Doctype)));
+        for bad in [
+            "<!-- a -- b -->",
+            "<!--->",
+            "<?>",
+            "<!DOCTYPE>",
+            "<!x>",
+            "<![CDAT[x]]>",
+        ] {
+            assert!(Lexer::new(bad).next_token("").is_err(), "{bad:?}");
+        }
+    }
+
+    /// The O(1) check of a scanned ASCII name agrees with the full QName
+    /// check, on every name of up to three bytes over an alphabet that has
+    /// each class of byte, and on longer samples.
+    #[test]
+    fn scanned_name_shape_agrees_with_the_full_check() {
+        use crate::parse::{split_name, split_qname};
+        let alphabet = ["a", "Z", "_", "1", "-", ".", ":", "é", "\u{300}", "·"];
+        let mut names: Vec<String> = vec![String::new()];
+        for _ in 0..3 {
+            let longer: Vec<String> = names
+                .iter()
+                .flat_map(|n| alphabet.iter().map(move |c| format!("{n}{c}")))
+                .collect();
+            names.extend(longer);
+        }
+        names.extend(
+            [
+                "saml:Assertion",
+                "a:b:c",
+                ":a",
+                "a:",
+                "xml:lang",
+                "p1:x.y-z",
+                "é:é",
+                "a:1b",
+            ]
+            .map(String::from),
+        );
+        for name in &names {
+            let mut lexer = Lexer::new(name);
+            let scanned = lexer.name().expect("scans");
+            if scanned.text.len() == name.len() {
+                assert_eq!(split_name(scanned), split_qname(name), "{name:?}");
+            }
+        }
+        assert!(names.len() > 1000);
+    }
+
+    #[test]
+    fn same_bytes_is_equality() {
+        let text = "abcdefghijklmnopqrstuvwxyz";
+        for a in 0..text.len() {
+            for b in a..text.len() {
+                for c in 0..text.len() {
+                    let (x, y) = (&text.as_bytes()[a..b], &text.as_bytes()[c..]);
+                    let y = &y[..y.len().min(b - a)];
+                    assert_eq!(same_bytes(x, y), x == y);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn attributes_need_whitespace_quotes_and_equals() {
+        for bad in [
+            "<a b=\"1\"c=\"2\">",
+            "<a b>",
+            "<a b=1>",
+            "<a b=\"1>",
+            "<a/ >",
+        ] {
+            let mut lexer = Lexer::new(bad);
+            let _ = lexer.next_token("");
+            let mut result = Ok(());
+            for _ in 0..4 {
+                match lexer.tag_item() {
+                    Ok(TagItem::End { .. }) => break,
+                    Ok(_) => {}
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            assert!(result.is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! A fixed number of whole verifications of the `verify/full_typical`
+//! bench's Response (or the bare RSA-2048 floor), for an instruction count
+//! under callgrind: a stable second opinion to criterion on a noisy host.
+//!
+//! ```text
+//! cargo build --profile bench --example verify_typical
+//! valgrind --tool=callgrind --toggle-collect='verify_typical::run*' \
+//!     target/release/examples/verify_typical full 200
+//! valgrind --tool=callgrind --toggle-collect='verify_typical::run*' \
+//!     target/release/examples/verify_typical floor 200
+//! ```
+//!
+//! Only the loop is counted (key generation and signing are not): divide
+//! the totals by the count and compare `full` with `floor`.
+//!
+//! `ratio ROUNDS` instead times the two paired, batch after batch, and
+//! prints the median `full / floor` ratio with its quartiles; `dump 0`
+//! writes the Response to stdout.
+
+use openssl::hash::MessageDigest;
+use openssl::sign::{Signer, Verifier};
+use samlgate_dsig::{AlgorithmPolicy, DecryptionKeys, SigningKey, TrustedKeys};
+use samlgate_saml::{decode_input, FixedClock, Instant, Trust, Validator};
+use samlgate_xml::Limits;
+
+#[path = "../benches/support/mod.rs"]
+mod support;
+use support::*;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (mode, count) = match args.as_slice() {
+        [mode, count] => (mode.as_str(), count.parse::<u32>().unwrap_or(0)),
+        _ => {
+            eprintln!("usage: verify_typical full|floor|parse|ratio|dump COUNT");
+            std::process::exit(2);
+        }
+    };
+    let idp = idp();
+    let key_pem = idp.key.private_key_to_pem_pkcs8().unwrap();
+    let cert_pem = idp.cert.to_pem().unwrap();
+    let signer = SigningKey::from_pem(&key_pem, &cert_pem).unwrap();
+    let typical =
+        samlgate_dsig::sign_enveloped(response_xml(10, 1).as_bytes(), "_a1", &signer).unwrap();
+    let mut keys = TrustedKeys::new();
+    keys.add_pem_certificates(&cert_pem).unwrap();
+    let mut trust = Trust::new();
+    trust.add_any_issuer_keys(&keys);
+    let clock = FixedClock(Instant::parse(NOW).unwrap());
+    let decryption_keys = DecryptionKeys::new();
+    let validator = Validator {
+        trust: &trust,
+        sp_entity_id: Some(SP),
+        acs_url: Some(ACS),
+        in_response_to: None,
+        clock: &clock,
+        clock_skew_seconds: 180,
+        algorithms: AlgorithmPolicy::default(),
+        decryption_keys: &decryption_keys,
+        decryption: Default::default(),
+        limits: Limits::default(),
+        replay: None,
+    };
+    let data = [7u8; 32];
+    let signature = Signer::new(MessageDigest::sha256(), &idp.key)
+        .unwrap()
+        .sign_oneshot_to_vec(&data)
+        .unwrap();
+    let public = idp.cert.public_key().unwrap();
+    let mut full = || {
+        decode_input(std::hint::black_box(&typical), 1 << 20)
+            .and_then(|xml| validator.validate(&xml))
+            .is_ok()
+    };
+    let mut floor = || {
+        Verifier::new(MessageDigest::sha256(), &public)
+            .and_then(|mut v| v.verify_oneshot(&signature, std::hint::black_box(&data)))
+            .unwrap_or(false)
+    };
+    let mut parse = || {
+        samlgate_xml::Document::parse(std::hint::black_box(&typical), &Limits::default()).is_ok()
+    };
+    if mode == "ratio" {
+        paired_ratio(
+            count,
+            &mut floor,
+            &mut [("full", &mut full), ("parse", &mut parse)],
+        );
+        return;
+    }
+    let ok = match mode {
+        "full" => run(count, &mut full),
+        "parse" => run(count, &mut parse),
+        "floor" => run(count, &mut floor),
+        "dump" => {
+            std::io::Write::write_all(&mut std::io::stdout(), &typical).unwrap();
+            return;
+        }
+        _ => count,
+    };
+    assert_eq!(ok, count, "every iteration must verify");
+    println!("mode={mode} verified={ok} bytes={}", typical.len());
+}
+
+/// The counted loop: `--toggle-collect='verify_typical::run*'` restricts
+/// callgrind to it, so key generation and signing are not counted.
+#[inline(never)]
+fn run(count: u32, once: &mut impl FnMut() -> bool) -> u32 {
+    (0..count).map(|_| u32::from(once())).sum()
+}
+
+/// Each of `parts` over the floor, measured paired: `rounds` rounds, each
+/// timing a batch of floors then a batch of each part back to back, so a
+/// change in the host's load affects both sides of a ratio alike. Prints
+/// the median of the per-round ratios and their quartiles.
+fn paired_ratio(
+    rounds: u32,
+    floor: &mut dyn FnMut() -> bool,
+    parts: &mut [(&str, &mut dyn FnMut() -> bool)],
+) {
+    const BATCH: u32 = 100;
+    let time = |f: &mut dyn FnMut() -> bool| {
+        let started = std::time::Instant::now();
+        let ok = (0..BATCH).filter(|_| f()).count() as u32;
+        assert_eq!(ok, BATCH, "every iteration must verify");
+        started.elapsed().as_secs_f64() / f64::from(BATCH)
+    };
+    let mut floors = Vec::new();
+    let mut ratios: Vec<Vec<f64>> = parts.iter().map(|_| Vec::new()).collect();
+    for round in 0..=rounds.max(1) {
+        let floor_s = time(floor);
+        for ((_, part), ratios) in parts.iter_mut().zip(&mut ratios) {
+            let part_s = time(*part);
+            // Round 0 warms up.
+            if round > 0 {
+                ratios.push(part_s / floor_s);
+            }
+        }
+        if round > 0 {
+            floors.push(floor_s);
+        }
+    }
+    let quartiles = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        (at(0.25), at(0.5), at(0.75))
+    };
+    let (_, floor_median, _) = quartiles(&mut floors);
+    println!("rounds={rounds} floor_median_us={:.2}", floor_median * 1e6);
+    for ((name, _), ratios) in parts.iter().zip(&mut ratios) {
+        let (q1, median, q3) = quartiles(ratios);
+        println!("  {name} / floor: median={median:.3} q1={q1:.3} q3={q3:.3}");
+    }
+}
