@@ -17,11 +17,11 @@
 //! prints the median `full / floor` ratio with its quartiles; `dump 0`
 //! writes the Response to stdout.
 
-use openssl::hash::MessageDigest;
+use openssl::hash::{Hasher, MessageDigest};
 use openssl::sign::{Signer, Verifier};
 use samlgate_dsig::{AlgorithmPolicy, DecryptionKeys, SigningKey, TrustedKeys};
 use samlgate_saml::{decode_input, FixedClock, Instant, Trust, Validator};
-use samlgate_xml::Limits;
+use samlgate_xml::{C14nMethod, C14nOptions, Limits};
 
 #[path = "../benches/support/mod.rs"]
 mod support;
@@ -80,17 +80,61 @@ fn main() {
     let mut parse = || {
         samlgate_xml::Document::parse(std::hint::black_box(&typical), &Limits::default()).is_ok()
     };
+    // The parts of `full`: the parse, the assertion's signature check
+    // (on the parsed tree), and within it the digest of the assertion
+    // (exclusive c14n into SHA-256) and SHA-256 alone over the same
+    // canonical bytes.
+    let doc = samlgate_xml::Document::parse(&typical, &Limits::default()).unwrap();
+    let assertion = doc
+        .elements()
+        .find(|e| doc.local_name(*e) == "Assertion")
+        .unwrap();
+    let sig = samlgate_dsig::signature_child(&doc, assertion)
+        .unwrap()
+        .unwrap();
+    let c14n_options = C14nOptions {
+        exclude: Some(sig),
+        ..C14nOptions::new(C14nMethod::Exclusive)
+    };
+    let canonical = samlgate_xml::canonicalize_to_vec(&doc, Some(assertion), &c14n_options);
+    let mut signature = || {
+        samlgate_dsig::verify_enveloped(&doc, assertion, sig, &keys, &AlgorithmPolicy::default())
+            .is_ok()
+    };
+    let mut digest = || {
+        let mut hasher = Hasher::new(MessageDigest::sha256()).unwrap();
+        samlgate_xml::canonicalize(&doc, Some(assertion), &c14n_options, &mut hasher).unwrap();
+        hasher.finish().is_ok()
+    };
+    let mut walk = || {
+        samlgate_xml::canonicalize(&doc, Some(assertion), &c14n_options, std::io::sink()).is_ok()
+    };
+    let mut sha = || {
+        let mut hasher = Hasher::new(MessageDigest::sha256()).unwrap();
+        hasher.update(std::hint::black_box(&canonical)).unwrap();
+        hasher.finish().is_ok()
+    };
     if mode == "ratio" {
         paired_ratio(
             count,
             &mut floor,
-            &mut [("full", &mut full), ("parse", &mut parse)],
+            &mut [
+                ("full", &mut full),
+                ("parse", &mut parse),
+                ("signature", &mut signature),
+                ("digest", &mut digest),
+                ("c14n walk", &mut walk),
+                ("sha256", &mut sha),
+            ],
         );
         return;
     }
     let ok = match mode {
         "full" => run(count, &mut full),
         "parse" => run(count, &mut parse),
+        "signature" => run(count, &mut signature),
+        "digest" => run(count, &mut digest),
+        "walk" => run(count, &mut walk),
         "floor" => run(count, &mut floor),
         "dump" => {
             std::io::Write::write_all(&mut std::io::stdout(), &typical).unwrap();

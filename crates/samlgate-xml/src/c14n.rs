@@ -5,20 +5,25 @@
 //! hasher sees large updates and no intermediate document is built.
 //!
 //! Where the input is already canonical, its bytes are passed on instead of
-//! being rebuilt: the parser flags start tags, end tags and text runs whose
-//! bytes are exactly what canonicalization would write for them
-//! ([`RAW_START`], [`RAW_END`], [`RAW_TEXT`]), the namespace context is
-//! still computed here for every element, and a start tag is copied only
-//! when the declarations it carries are exactly the ones that would be
-//! rendered. Adjacent copied pieces merge into one span, so a signed
-//! subtree that needs no rewriting reaches the hasher in a few large
-//! slices of the input. `tests/c14n_fast_path.rs` checks, byte for byte,
-//! that this gives what the piece-by-piece path gives.
+//! being rebuilt. Canonicalization decides, as always, what to write and in
+//! which order: which namespace declarations an element renders, its
+//! attributes sorted, its text escaped. But each piece whose canonical form
+//! the parser saw written verbatim in the input is copied from there: the
+//! `<qname` of a start tag; a declaration or attribute written exactly
+//! ` name="value"` with a value that needs no escaping (`item` of
+//! [`NamespaceDecl`](crate::NamespaceDecl) and of attributes); an end tag
+//! written `</qname>` ([`RAW_END`]); text with nothing to escape
+//! ([`RAW_TEXT`]). Adjacent copies merge into one span, so a signed subtree
+//! that needs little rewriting reaches the hasher in a few large slices of
+//! the input. With copying off (`canonicalize_piecewise`) the same code
+//! writes every piece itself: the reference of the differential tests
+//! (`tests/c14n_fast_path.rs`, the `c14n` fuzz target).
 
 use std::io::{self, Write};
 use std::ops::Range;
 
-use crate::tree::{Document, NodeId, NodeKind, NONE, RAW_END, RAW_START, RAW_TEXT};
+use crate::lexer::same_bytes;
+use crate::tree::{Document, NodeId, NodeKind, EMPTY_TAG, NONE, RAW_END, RAW_TEXT};
 use crate::XML_NAMESPACE;
 
 /// Which canonicalization algorithm to apply.
@@ -66,7 +71,7 @@ pub fn canonicalize<W: Write>(
     options: &C14nOptions<'_>,
     out: W,
 ) -> io::Result<()> {
-    run(doc, apex, options, out, true)
+    run(doc, apex, options, out, true).map(|_| ())
 }
 
 /// The canonicalizer without the verbatim-copy fast path: every byte is
@@ -78,7 +83,18 @@ pub(crate) fn canonicalize_piecewise<W: Write>(
     options: &C14nOptions<'_>,
     out: W,
 ) -> io::Result<()> {
-    run(doc, apex, options, out, false)
+    run(doc, apex, options, out, false).map(|_| ())
+}
+
+/// Canonicalizes into `out` with the fast path and returns how many of the
+/// bytes written were copied from the input (for tests).
+pub(crate) fn canonicalize_counting_copies<W: Write>(
+    doc: &Document<'_>,
+    apex: Option<NodeId>,
+    options: &C14nOptions<'_>,
+    out: W,
+) -> io::Result<usize> {
+    run(doc, apex, options, out, true)
 }
 
 fn run<W: Write>(
@@ -87,7 +103,7 @@ fn run<W: Write>(
     options: &C14nOptions<'_>,
     out: W,
     copy_verbatim: bool,
-) -> io::Result<()> {
+) -> io::Result<usize> {
     let mut c = Canonicalizer {
         doc,
         options,
@@ -97,6 +113,7 @@ fn run<W: Write>(
             inner: out,
             input: doc.input.as_bytes(),
             pending: 0..0,
+            copied: 0,
         },
         rendered: Vec::with_capacity(16),
         marks: Vec::with_capacity(16),
@@ -107,7 +124,8 @@ fn run<W: Write>(
         Some(apex) => c.subtree(apex)?,
         None => c.document()?,
     }
-    c.out.flush()
+    c.out.flush()?;
+    Ok(c.out.copied)
 }
 
 /// Canonicalizes into a new vector.
@@ -138,6 +156,8 @@ struct Output<'i, W: Write> {
     input: &'i [u8],
     /// Input bytes to be written next, not yet written.
     pending: Range<usize>,
+    /// How many bytes were copied from the input so far.
+    copied: usize,
 }
 
 impl<W: Write> Output<'_, W> {
@@ -179,6 +199,7 @@ impl<W: Write> Output<'_, W> {
             return Ok(());
         }
         let span = std::mem::replace(&mut self.pending, 0..0);
+        self.copied += span.len();
         let input = self.input;
         let bytes = input.get(span).unwrap_or(&[]);
         if bytes.len() < DIRECT {
@@ -222,6 +243,9 @@ struct OutAttr<'d> {
     local: &'d str,
     prefix: &'d str,
     value: &'d str,
+    /// Where the input has it written exactly ` qname="value"`, needing no
+    /// escaping; empty when it does not (or for inherited attributes).
+    item: Range<usize>,
 }
 
 impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
@@ -433,17 +457,6 @@ impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
             decls.sort_unstable_by(|a, b| a.0.cmp(b.0));
         }
 
-        if self.copy_verbatim && self.start_tag_is_verbatim(id, is_apex, &decls) {
-            // The input's start tag is byte for byte what the code below
-            // would write: copy it, and record the declarations it renders.
-            self.marks.push(self.rendered.len());
-            self.rendered.extend_from_slice(&decls);
-            self.decl_scratch = decls;
-            return self
-                .out
-                .copy(n.span_start as usize..n.start_tag_end as usize);
-        }
-
         let mut attrs = std::mem::take(&mut self.attr_scratch);
         attrs.clear();
         attrs.extend(
@@ -456,6 +469,7 @@ impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
                     local: a.local,
                     prefix: a.prefix,
                     value: a.value.as_ref(),
+                    item: a.item.0 as usize..a.item.1 as usize,
                 }),
         );
         if is_apex && self.options.method != C14nMethod::Exclusive {
@@ -468,55 +482,64 @@ impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
         }
 
         self.marks.push(self.rendered.len());
-        self.out.put(b"<")?;
-        self.write_qname(n.prefix, n.local)?;
+        let copy = self.copy_verbatim;
+        // `<qname`: the parser's start tags always begin so.
+        if copy {
+            let start = n.span_start as usize;
+            let len = n.prefix.len() + usize::from(!n.prefix.is_empty()) + n.local.len();
+            self.out.copy(start..start + 1 + len)?;
+        } else {
+            self.out.put(b"<")?;
+            self.write_qname(n.prefix, n.local)?;
+        }
         for &(prefix, uri) in &decls {
-            if prefix.is_empty() {
-                self.out.put(b" xmlns=\"")?;
+            // A rendered declaration that this tag carries is the innermost
+            // binding of its prefix, so it is the written one with this
+            // prefix and URI; one that comes from an ancestor is not.
+            let written = doc
+                .namespace_decls(id)
+                .iter()
+                .find(|w| same_str(w.prefix, prefix) && same_str(&w.uri, uri))
+                .map_or(0..0, |w| w.item.0 as usize..w.item.1 as usize);
+            if copy && !written.is_empty() {
+                self.out.copy(written)?;
             } else {
-                self.out.put(b" xmlns:")?;
-                self.out.put(prefix.as_bytes())?;
-                self.out.put(b"=\"")?;
+                self.write_declaration(prefix, uri)?;
             }
-            escape_attr(&mut self.out, uri)?;
-            self.out.put(b"\"")?;
             self.rendered.push((prefix, uri));
         }
         for a in &attrs {
-            self.out.put(b" ")?;
-            self.write_qname(a.prefix, a.local)?;
-            self.out.put(b"=\"")?;
-            escape_attr(&mut self.out, a.value)?;
-            self.out.put(b"\"")?;
+            if copy && !a.item.is_empty() {
+                self.out.copy(a.item.clone())?;
+            } else {
+                self.out.put(b" ")?;
+                self.write_qname(a.prefix, a.local)?;
+                self.out.put(b"=\"")?;
+                escape_attr(&mut self.out, a.value)?;
+                self.out.put(b"\"")?;
+            }
         }
         self.decl_scratch = decls;
         self.attr_scratch = attrs;
-        self.out.put(b">")
+        if copy && n.flags & EMPTY_TAG == 0 {
+            // A start tag that is not `/>` ends with this `>`.
+            let end = n.start_tag_end as usize;
+            self.out.copy(end.saturating_sub(1)..end)
+        } else {
+            self.out.put(b">")
+        }
     }
 
-    /// True when the element's start tag in the input is exactly the start
-    /// tag canonicalization writes here. The parser vouched for the layout
-    /// (RAW_START: qname, then each written declaration and attribute as
-    /// ` name="value"` with values that need no escaping, declarations
-    /// first, attributes in canonical order, then `>`). What remains is the
-    /// context: the declarations to render, `decls` (already sorted), must
-    /// be exactly those written on the element, in the same order; and an
-    /// inclusive apex is never copied, because it may also take namespace
-    /// declarations and `xml:*` attributes from its ancestors.
-    fn start_tag_is_verbatim(&self, id: NodeId, is_apex: bool, decls: &[(&str, &str)]) -> bool {
-        let doc = self.doc;
-        if is_apex && self.options.method != C14nMethod::Exclusive {
-            return false;
+    fn write_declaration(&mut self, prefix: &str, uri: &str) -> io::Result<()> {
+        if prefix.is_empty() {
+            self.out.put(b" xmlns=\"")?;
+        } else {
+            self.out.put(b" xmlns:")?;
+            self.out.put(prefix.as_bytes())?;
+            self.out.put(b"=\"")?;
         }
-        if !doc.node(id).is_some_and(|n| n.flags & RAW_START != 0) {
-            return false;
-        }
-        let written = doc.namespace_decls(id);
-        written.len() == decls.len()
-            && written
-                .iter()
-                .zip(decls)
-                .all(|(w, (prefix, uri))| same_str(w.prefix, prefix) && same_str(&w.uri, uri))
+        escape_attr(&mut self.out, uri)?;
+        self.out.put(b"\"")
     }
 
     /// Canonical XML applied to a document subset copies the `xml:*`
@@ -548,6 +571,7 @@ impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
                     local,
                     prefix: "xml",
                     value: a.value(),
+                    item: 0..0,
                 });
             }
             cur = doc.parent(c);
@@ -556,10 +580,11 @@ impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
 }
 
 /// String equality that first tries identity: namespace URIs mostly come
-/// from the same declaration, so the byte comparison is usually skipped.
+/// from the same declaration, so the byte comparison is usually skipped,
+/// and when it is not, short names are compared without a `memcmp` call.
 #[inline]
 fn same_str(a: &str, b: &str) -> bool {
-    (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
+    (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || same_bytes(a.as_bytes(), b.as_bytes())
 }
 
 /// Canonical attribute order: namespace URI, then local name.
@@ -570,7 +595,17 @@ fn attribute_order(a: &OutAttr<'_>, b: &OutAttr<'_>) -> std::cmp::Ordering {
     } else {
         a.ns.cmp(b.ns)
     };
-    by_ns.then_with(|| a.local.cmp(b.local))
+    by_ns.then_with(|| compare_bytes(a.local.as_bytes(), b.local.as_bytes()))
+}
+
+/// Lexicographic byte order, written out for short names (the slice
+/// `cmp` calls `memcmp`).
+#[inline]
+fn compare_bytes(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    a.iter()
+        .zip(b)
+        .find(|(x, y)| x != y)
+        .map_or_else(|| a.len().cmp(&b.len()), |(x, y)| x.cmp(y))
 }
 
 /// The in-scope binding of `prefix` at `id`, if any; for the default

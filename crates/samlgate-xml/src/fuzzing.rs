@@ -56,6 +56,19 @@ fn check_fast_path(doc: &Document<'_>, apex: Option<NodeId>, options: &C14nOptio
     }
 }
 
+/// Canonicalizes with the fast path; also returns how many output bytes
+/// were copied from the input rather than written piece by piece.
+pub fn canonicalize_counting_copies(
+    doc: &Document<'_>,
+    apex: Option<NodeId>,
+    options: &C14nOptions<'_>,
+) -> (Vec<u8>, usize) {
+    let mut v = Vec::new();
+    // Writing into a Vec cannot fail.
+    let copied = crate::c14n::canonicalize_counting_copies(doc, apex, options, &mut v).unwrap_or(0);
+    (v, copied)
+}
+
 /// Canonicalizes without copying verbatim input spans: every byte is built
 /// from the tree, piece by piece. The reference that the fast path
 /// ([`crate::canonicalize`]) is tested against.

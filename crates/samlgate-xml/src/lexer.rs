@@ -66,10 +66,12 @@ pub(crate) enum Token<'a> {
 /// What follows inside a start tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TagItem<'a> {
-    /// `name = "value"` (or single-quoted), value still raw.
+    /// `name = "value"` (or single-quoted), value still raw; `item` is
+    /// its byte range, from the whitespace before it to the closing quote.
     Attribute {
         name: Name<'a>,
         value: &'a str,
+        item: (usize, usize),
         /// Written exactly ` name="value"`: one space before it, nothing
         /// around `=`, double quotes.
         exact: bool,
@@ -107,22 +109,26 @@ impl<'a> Lexer<'a> {
         Lexer { text, pos: 0 }
     }
 
+    #[inline(always)]
     fn bytes(&self) -> &'a [u8] {
         self.text.as_bytes()
     }
 
+    #[inline(always)]
     fn byte(&self, at: usize) -> Option<u8> {
         self.bytes().get(at).copied()
     }
 
     /// The text between two offsets found at ASCII delimiters (so they are
     /// character boundaries; the error cannot happen on valid UTF-8).
+    #[inline(always)]
     fn slice(&self, start: usize, end: usize) -> Result<&'a str, XmlError> {
         self.text
             .get(start..end)
             .ok_or_else(|| XmlError::malformed("invalid utf-8 boundary", start))
     }
 
+    #[inline(always)]
     fn rest(&self, from: usize) -> &'a [u8] {
         self.bytes().get(from..).unwrap_or(&[])
     }
@@ -130,6 +136,7 @@ impl<'a> Lexer<'a> {
     /// The next token, or None at the end of the input. `open` is the name
     /// of the innermost open element, which an end tag most likely repeats:
     /// it is compared instead of scanned.
+    #[inline(always)]
     pub(crate) fn next_token(&mut self, open: &str) -> Result<Option<Token<'a>>, XmlError> {
         let start = self.pos;
         let Some(first) = self.byte(start) else {
@@ -154,6 +161,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// The next attribute of the start tag being read, or its end.
+    #[inline(always)]
     pub(crate) fn tag_item(&mut self) -> Result<TagItem<'a>, XmlError> {
         let space_at = self.pos;
         self.skip_whitespace();
@@ -212,12 +220,18 @@ impl<'a> Lexer<'a> {
                     && !before_eq
                     && !after_eq
                     && quote == b'"';
-                Ok(TagItem::Attribute { name, value, exact })
+                Ok(TagItem::Attribute {
+                    name,
+                    value,
+                    item: (space_at, self.pos),
+                    exact,
+                })
             }
         }
     }
 
     /// Skips XML whitespace; true when there was some.
+    #[inline(always)]
     fn skip_whitespace(&mut self) -> bool {
         let from = self.pos;
         while matches!(self.byte(self.pos), Some(b' ' | b'\t' | b'\n' | b'\r')) {
@@ -229,6 +243,7 @@ impl<'a> Lexer<'a> {
     /// The run of name bytes at the cursor (maybe empty): ASCII name
     /// characters, `:`, and any non-ASCII byte. Whether it is a valid
     /// (qualified) name is the builder's check.
+    #[inline(always)]
     fn name(&mut self) -> Result<Name<'a>, XmlError> {
         let from = self.pos;
         let bytes = self.rest(from);
@@ -449,6 +464,9 @@ const COLON: u8 = 2;
 /// Any byte of a multi-byte UTF-8 character.
 const NON_ASCII: u8 = 4;
 
+// Built at compile time; an index out of range would fail the build, not a
+// parse.
+#[allow(clippy::indexing_slicing)]
 const NAME_CLASS: [u8; 256] = {
     let mut table = [NOT_NAME; 256];
     let mut i = 0;

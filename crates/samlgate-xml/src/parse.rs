@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use crate::lexer::{self, same_bytes, Lexer, Name, TagItem, Token};
 use crate::text::{self, DecodeError};
 use crate::tree::{
-    Attribute, Document, NamespaceDecl, Node, NodeKind, NONE, NO_NS, RAW_END, RAW_START, RAW_TEXT,
+    Attribute, Document, NamespaceDecl, Node, NodeKind, EMPTY_TAG, NONE, NO_NS, RAW_END, RAW_TEXT,
     XML_NS_DECL,
 };
 use crate::{Limits, XmlError, XML_NAMESPACE};
@@ -59,6 +59,7 @@ impl<'a, 'l> Parser<'a, 'l> {
         decls.push(NamespaceDecl {
             prefix: "xml",
             uri: Cow::Borrowed(XML_NAMESPACE),
+            item: (0, 0),
         });
         Parser {
             input,
@@ -169,8 +170,10 @@ impl<'a, 'l> Parser<'a, 'l> {
         Ok(self.doc)
     }
 
+    /// Appends a node under the innermost open element (or at the top
+    /// level), filled in place by `fill`.
     #[inline(always)]
-    fn alloc_node(&mut self, node: Node<'a>) -> Result<u32, XmlError> {
+    fn alloc_node(&mut self, fill: impl FnOnce(&mut Node<'a>)) -> Result<u32, XmlError> {
         if self.doc.nodes.len() >= self.limits.max_nodes {
             return Err(XmlError::TooLarge {
                 what: "node count",
@@ -178,8 +181,12 @@ impl<'a, 'l> Parser<'a, 'l> {
             });
         }
         let id = self.doc.nodes.len() as u32;
-        let parent = node.parent;
-        self.doc.nodes.push(node);
+        let parent = self.parent();
+        self.doc.nodes.push(Node::BLANK);
+        if let Some(node) = self.doc.nodes.last_mut() {
+            node.parent = parent;
+            fill(node);
+        }
         if parent == NONE {
             self.doc.top_level.push(id);
         } else if let Some(p) = self.doc.nodes.get(parent as usize).map(|p| p.last_child) {
@@ -206,25 +213,14 @@ impl<'a, 'l> Parser<'a, 'l> {
         end: usize,
         flags: u8,
     ) -> Result<(), XmlError> {
-        let parent = self.parent();
-        self.alloc_node(Node {
-            kind,
-            parent,
-            first_child: NONE,
-            last_child: NONE,
-            next_sibling: NONE,
-            prefix: target,
-            local: "",
-            ns: NO_NS,
-            attrs_start: 0,
-            attrs_end: 0,
-            decls_start: 0,
-            decls_end: 0,
-            text,
-            span_start: at as u32,
-            span_end: end as u32,
-            start_tag_end: end as u32,
-            flags,
+        self.alloc_node(|node| {
+            node.kind = kind;
+            node.prefix = target;
+            node.text = text;
+            node.span_start = at as u32;
+            node.span_end = end as u32;
+            node.start_tag_end = end as u32;
+            node.flags = flags;
         })?;
         Ok(())
     }
@@ -263,24 +259,15 @@ impl<'a, 'l> Parser<'a, 'l> {
         let decls_start = self.doc.decls.len() as u32;
         let attrs_start = self.doc.attrs.len() as u32;
         let mut count = 0usize;
-        // Whether the tag is written exactly as canonical XML writes a start
-        // tag carrying these declarations and attributes (RAW_START): every
-        // item exact, values needing no decoding (hence no escaping either),
-        // declarations before attributes and none for `xml`, `>` right after
-        // the last item, not `/>`. Attribute order is checked below.
-        let mut exact = true;
-        let mut seen_attribute = false;
         let (end, empty) = loop {
-            let (name, raw, tight) = match lexer.tag_item()? {
-                TagItem::End {
-                    empty,
-                    end,
-                    exact: tight,
-                } => {
-                    exact &= tight && !empty;
-                    break (end, empty);
-                }
-                TagItem::Attribute { name, value, exact } => (name, value, exact),
+            let (name, raw, item, exact) = match lexer.tag_item()? {
+                TagItem::End { empty, end, .. } => break (end, empty),
+                TagItem::Attribute {
+                    name,
+                    value,
+                    item,
+                    exact,
+                } => (name, value, item, exact),
             };
             count += 1;
             if count > self.limits.max_attributes_per_element {
@@ -296,20 +283,25 @@ impl<'a, 'l> Parser<'a, 'l> {
                     at,
                 )
             })?;
-            exact &= tight && matches!(value, Cow::Borrowed(_));
-            if aprefix.is_empty() && alocal == "xmlns" {
-                exact &= !seen_attribute;
-                self.declare("", value, at)?;
-            } else if aprefix == "xmlns" {
-                exact &= !seen_attribute && alocal != "xml";
-                self.declare(alocal, value, at)?;
+            // Written ` name="value"` with a value that needs no decoding
+            // (then none of the characters c14n escapes occurs in it either):
+            // c14n may copy the item.
+            let item = if exact && matches!(value, Cow::Borrowed(_)) {
+                (item.0 as u32, item.1 as u32)
             } else {
-                seen_attribute = true;
+                (0, 0)
+            };
+            if aprefix.is_empty() && alocal == "xmlns" {
+                self.declare("", value, item, at)?;
+            } else if aprefix == "xmlns" {
+                self.declare(alocal, value, item, at)?;
+            } else {
                 self.doc.attrs.push(Attribute {
                     prefix: aprefix,
                     local: alocal,
                     ns: NO_NS,
                     value,
+                    item,
                 });
             }
         };
@@ -330,27 +322,20 @@ impl<'a, 'l> Parser<'a, 'l> {
             }
         }
         self.check_unique_expanded_names(attrs_start, attrs_end, at)?;
-        let raw_start = exact && self.in_canonical_order(attrs_start, attrs_end);
 
         let parent = self.parent();
-        let id = self.alloc_node(Node {
-            kind: NodeKind::Element,
-            parent,
-            first_child: NONE,
-            last_child: NONE,
-            next_sibling: NONE,
-            prefix,
-            local,
-            ns,
-            attrs_start,
-            attrs_end,
-            decls_start,
-            decls_end,
-            text: Cow::Borrowed(""),
-            span_start: at as u32,
-            span_end: end as u32,
-            start_tag_end: end as u32,
-            flags: if raw_start { RAW_START } else { 0 },
+        let id = self.alloc_node(|node| {
+            node.prefix = prefix;
+            node.local = local;
+            node.ns = ns;
+            node.attrs_start = attrs_start;
+            node.attrs_end = attrs_end;
+            node.decls_start = decls_start;
+            node.decls_end = decls_end;
+            node.span_start = at as u32;
+            node.span_end = end as u32;
+            node.start_tag_end = end as u32;
+            node.flags = if empty { EMPTY_TAG } else { 0 };
         })?;
         if parent == NONE {
             self.doc.root = id;
@@ -367,7 +352,13 @@ impl<'a, 'l> Parser<'a, 'l> {
         self.stack.last().map_or(NONE, |(id, _)| *id)
     }
 
-    fn declare(&mut self, prefix: &'a str, uri: Cow<'a, str>, at: usize) -> Result<(), XmlError> {
+    fn declare(
+        &mut self,
+        prefix: &'a str,
+        uri: Cow<'a, str>,
+        item: (u32, u32),
+        at: usize,
+    ) -> Result<(), XmlError> {
         if prefix == "xml" {
             if uri != XML_NAMESPACE {
                 return Err(XmlError::malformed("the xml prefix cannot be rebound", at));
@@ -399,7 +390,7 @@ impl<'a, 'l> Parser<'a, 'l> {
             return Err(XmlError::malformed("namespace prefix declared twice", at));
         }
         let idx = self.doc.decls.len() as u32;
-        self.doc.decls.push(NamespaceDecl { prefix, uri });
+        self.doc.decls.push(NamespaceDecl { prefix, uri, item });
         self.scope.push((prefix, idx));
         Ok(())
     }
@@ -482,30 +473,6 @@ impl<'a, 'l> Parser<'a, 'l> {
             }
         }
         Ok(())
-    }
-
-    /// True when the attributes `start..end` are in canonical order
-    /// (namespace URI, then local name; unqualified first), as c14n would
-    /// sort them.
-    fn in_canonical_order(&self, start: u32, end: u32) -> bool {
-        let attrs = self
-            .doc
-            .attrs
-            .get(start as usize..end as usize)
-            .unwrap_or(&[]);
-        attrs.windows(2).all(|pair| match pair {
-            [a, b] => {
-                // One declaration binds both: compare the local names only.
-                let by_namespace = if a.ns == b.ns {
-                    std::cmp::Ordering::Equal
-                } else {
-                    let uri = |x: &Attribute<'_>| self.doc.ns_uri(x.ns).unwrap_or("");
-                    uri(a).cmp(uri(b))
-                };
-                by_namespace.then_with(|| a.local.cmp(b.local)).is_lt()
-            }
-            _ => true,
-        })
     }
 }
 

@@ -12,7 +12,7 @@ use quick_xml::Reader;
 
 use crate::text::{self, DecodeError};
 use crate::tree::{
-    Attribute, Document, NamespaceDecl, Node, NodeKind, NONE, NO_NS, RAW_END, RAW_START, RAW_TEXT,
+    Attribute, Document, NamespaceDecl, Node, NodeKind, EMPTY_TAG, NONE, NO_NS, RAW_END, RAW_TEXT,
     XML_NS_DECL,
 };
 use crate::{Limits, XmlError, XML_NAMESPACE};
@@ -61,6 +61,7 @@ impl<'a, 'l> Parser<'a, 'l> {
         decls.push(NamespaceDecl {
             prefix: "xml",
             uri: Cow::Borrowed(XML_NAMESPACE),
+            item: (0, 0),
         });
         Parser {
             input,
@@ -276,14 +277,11 @@ impl<'a, 'l> Parser<'a, 'l> {
         let decls_start = self.doc.decls.len() as u32;
         let attrs_start = self.doc.attrs.len() as u32;
         let mut count = 0usize;
-        // Whether the tag is laid out as canonical XML writes it (RAW_START),
-        // followed item by item: `layout.next` is where the next ` ` (or the
-        // closing `>`) must be.
+        // Which items are written exactly ` key="value"`, followed item by
+        // item: `layout.next` is where the previous item ended.
         let mut layout = TagLayout {
             input: self.input.as_bytes(),
-            canonical: !empty && name_offset == at + 1,
             next: name_offset + qname.len(),
-            seen_attribute: false,
         };
         let mut attributes = start.attributes();
         // Duplicates are checked below on expanded names (which also covers
@@ -304,24 +302,27 @@ impl<'a, 'l> Parser<'a, 'l> {
             let (aprefix, alocal) = split_qname(key).ok_or_else(|| {
                 XmlError::malformed(format!("invalid attribute name {:?}", truncate(key)), at)
             })?;
-            let is_decl = (aprefix.is_empty() && alocal == "xmlns") || aprefix == "xmlns";
-            layout.item(
+            let item_start = layout.next;
+            let exact = layout.item(
                 key_offset..key_offset + key.len(),
                 raw_offset..raw_offset + raw.len(),
-                matches!(value, Cow::Borrowed(_)),
-                is_decl,
             );
+            let item = if exact && matches!(value, Cow::Borrowed(_)) {
+                (item_start as u32, layout.next as u32)
+            } else {
+                (0, 0)
+            };
             if aprefix.is_empty() && alocal == "xmlns" {
-                self.declare("", value, at)?;
+                self.declare("", value, item, at)?;
             } else if aprefix == "xmlns" {
-                layout.canonical &= alocal != "xml";
-                self.declare(alocal, value, at)?;
+                self.declare(alocal, value, item, at)?;
             } else {
                 self.doc.attrs.push(Attribute {
                     prefix: aprefix,
                     local: alocal,
                     ns: NO_NS,
                     value,
+                    item,
                 });
             }
         }
@@ -342,7 +343,6 @@ impl<'a, 'l> Parser<'a, 'l> {
             }
         }
         self.check_unique_expanded_names(attrs_start, attrs_end, at)?;
-        let raw_start = layout.closes_at(end) && self.in_canonical_order(attrs_start, attrs_end);
 
         let parent = self.stack.last().copied().unwrap_or(NONE);
         let id = self.alloc_node(Node {
@@ -362,7 +362,7 @@ impl<'a, 'l> Parser<'a, 'l> {
             span_start: at as u32,
             span_end: end as u32,
             start_tag_end: end as u32,
-            flags: if raw_start { RAW_START } else { 0 },
+            flags: if empty { EMPTY_TAG } else { 0 },
         })?;
         if parent == NONE {
             self.doc.root = id;
@@ -374,7 +374,13 @@ impl<'a, 'l> Parser<'a, 'l> {
         Ok(())
     }
 
-    fn declare(&mut self, prefix: &'a str, uri: Cow<'a, str>, at: usize) -> Result<(), XmlError> {
+    fn declare(
+        &mut self,
+        prefix: &'a str,
+        uri: Cow<'a, str>,
+        item: (u32, u32),
+        at: usize,
+    ) -> Result<(), XmlError> {
         if prefix == "xml" {
             if uri != XML_NAMESPACE {
                 return Err(XmlError::malformed("the xml prefix cannot be rebound", at));
@@ -406,7 +412,7 @@ impl<'a, 'l> Parser<'a, 'l> {
             return Err(XmlError::malformed("namespace prefix declared twice", at));
         }
         let idx = self.doc.decls.len() as u32;
-        self.doc.decls.push(NamespaceDecl { prefix, uri });
+        self.doc.decls.push(NamespaceDecl { prefix, uri, item });
         self.scope.push((prefix, idx));
         Ok(())
     }
@@ -472,22 +478,6 @@ impl<'a, 'l> Parser<'a, 'l> {
         }
         Ok(())
     }
-
-    /// True when the attributes `start..end` are in canonical order
-    /// (namespace URI, then local name; unqualified first), as c14n would
-    /// sort them.
-    fn in_canonical_order(&self, start: u32, end: u32) -> bool {
-        let attrs = self
-            .doc
-            .attrs
-            .get(start as usize..end as usize)
-            .unwrap_or(&[]);
-        let key = |a: &Attribute<'a>| (self.doc.ns_uri(a.ns).unwrap_or(""), a.local);
-        attrs.windows(2).all(|pair| match pair {
-            [a, b] => key(a) < key(b),
-            _ => true,
-        })
-    }
 }
 
 /// Follows a start tag item by item to decide whether it is laid out
@@ -496,39 +486,23 @@ impl<'a, 'l> Parser<'a, 'l> {
 /// costs c14n speed, never correctness.
 struct TagLayout<'i> {
     input: &'i [u8],
-    canonical: bool,
-    /// Where the next item's separating space, or the closing `>`, must be.
+    /// Where the previous item (or the element name) ended.
     next: usize,
-    seen_attribute: bool,
 }
 
 impl TagLayout<'_> {
-    /// One attribute or namespace declaration: ` key="value"`, with the
-    /// value needing neither decoding nor escaping (`verbatim`), and no
-    /// declaration after an attribute (c14n writes declarations first).
-    fn item(
-        &mut self,
-        key: std::ops::Range<usize>,
-        value: std::ops::Range<usize>,
-        verbatim: bool,
-        is_decl: bool,
-    ) {
+    /// One attribute or namespace declaration; true when it is written
+    /// exactly ` key="value"` right after the previous item.
+    fn item(&mut self, key: std::ops::Range<usize>, value: std::ops::Range<usize>) -> bool {
         let at = |i: usize| self.input.get(i).copied();
-        self.canonical &= verbatim
-            && at(self.next) == Some(b' ')
+        let exact = at(self.next) == Some(b' ')
             && key.start == self.next + 1
             && at(key.end) == Some(b'=')
             && at(key.end + 1) == Some(b'"')
             && value.start == key.end + 2
-            && at(value.end) == Some(b'"')
-            && !(is_decl && self.seen_attribute);
-        self.seen_attribute |= !is_decl;
+            && at(value.end) == Some(b'"');
         self.next = value.end + 1;
-    }
-
-    /// True when the tag ends with `>` right after the last item, at `end`.
-    fn closes_at(&self, end: usize) -> bool {
-        self.canonical && self.input.get(self.next) == Some(&b'>') && self.next + 1 == end
+        exact
     }
 }
 

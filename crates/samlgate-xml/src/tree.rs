@@ -22,19 +22,13 @@ pub(crate) const NO_NS: u32 = u32::MAX;
 /// Namespace-declaration index of the implicit `xml` prefix binding.
 pub(crate) const XML_NS_DECL: u32 = 0;
 
-/// Node flag (element): the start tag is written exactly as canonical XML
-/// writes a start tag that carries the element's own namespace
-/// declarations: `<qname( decl)*( attr)*>`, one space before each item, `="`
-/// and `"` around each value, declarations first and none for `xml`,
-/// attributes in canonical order, values needing no escaping, and not the
-/// empty-element form. Whether those declarations are the ones
-/// canonicalization renders depends on the context, so c14n checks that.
-pub(crate) const RAW_START: u8 = 1;
 /// Node flag (element): the end tag is exactly `</qname>`.
 pub(crate) const RAW_END: u8 = 2;
 /// Node flag (text): a plain text run (no CDATA) without `&`, `>` or CR,
 /// so its bytes are its canonical form.
 pub(crate) const RAW_TEXT: u8 = 4;
+/// Node flag (element): written in the empty-element form `<qname .../>`.
+pub(crate) const EMPTY_TAG: u8 = 8;
 
 /// What a node is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,9 +69,34 @@ pub(crate) struct Node<'a> {
     pub(crate) span_end: u32,
     /// Element: one past the `>` of the start tag.
     pub(crate) start_tag_end: u32,
-    /// [`RAW_START`], [`RAW_END`], [`RAW_TEXT`]: facts the parser saw that
+    /// [`RAW_END`], [`RAW_TEXT`], [`EMPTY_TAG`]: facts the parser saw that
     /// let canonicalization copy input bytes instead of rewriting them.
     pub(crate) flags: u8,
+}
+
+impl Node<'static> {
+    /// Every field empty. The parser pushes this and fills the pushed node
+    /// in place: a node built on the stack and then moved into the arena is
+    /// written twice and read back between (measurably slower).
+    pub(crate) const BLANK: Node<'static> = Node {
+        kind: NodeKind::Element,
+        parent: NONE,
+        first_child: NONE,
+        last_child: NONE,
+        next_sibling: NONE,
+        prefix: "",
+        local: "",
+        ns: NO_NS,
+        attrs_start: 0,
+        attrs_end: 0,
+        decls_start: 0,
+        decls_end: 0,
+        text: Cow::Borrowed(""),
+        span_start: 0,
+        span_end: 0,
+        start_tag_end: 0,
+        flags: 0,
+    };
 }
 
 /// An attribute of an element (namespace declarations are kept apart).
@@ -88,6 +107,9 @@ pub(crate) struct Attribute<'a> {
     pub(crate) local: &'a str,
     pub(crate) ns: u32,
     pub(crate) value: Cow<'a, str>,
+    /// Like [`NamespaceDecl`]'s `item`: where ` qname="value"` is written
+    /// verbatim, or (0, 0).
+    pub(crate) item: (u32, u32),
 }
 
 /// A namespace declaration (`xmlns` or `xmlns:p`).
@@ -96,6 +118,11 @@ pub(crate) struct Attribute<'a> {
 pub struct NamespaceDecl<'a> {
     pub(crate) prefix: &'a str,
     pub(crate) uri: Cow<'a, str>,
+    /// Byte range of ` xmlns:p="uri"` in the input when it is written
+    /// exactly so (one space before it, nothing around `=`, double quotes)
+    /// with a URI that needs no escaping, which is how c14n writes it;
+    /// (0, 0) otherwise. c14n copies it from there.
+    pub(crate) item: (u32, u32),
 }
 
 impl<'a> NamespaceDecl<'a> {
