@@ -481,28 +481,24 @@ impl<'a, 'l> Parser<'a, 'l> {
 /// non-characters U+FFFE and U+FFFF (EF BF BE, EF BF BF). `input` is valid
 /// UTF-8.
 ///
-/// This runs over every byte of every Response, so the common case is a
-/// branch-free fold over fixed-size chunks that the compiler vectorizes;
-/// only a chunk that holds a suspect byte is looked at byte by byte.
+/// This runs over every byte of every Response, so the common case is one
+/// branch-free fold over the whole input, which the compiler vectorizes;
+/// only when it flags a suspect byte (a control, or 0xEF, the lead byte of
+/// U+F000..U+FFFF) is the input looked at byte by byte.
 pub(crate) fn find_forbidden_character(input: &[u8]) -> Option<usize> {
-    const CHUNK: usize = 64;
-    let suspect = |b: u8| (b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r') | (b == 0xEF);
-    for (index, chunk) in input.chunks(CHUNK).enumerate() {
-        if !chunk.iter().fold(false, |acc, &b| acc | suspect(b)) {
-            continue;
-        }
-        let base = index * CHUNK;
-        for (offset, &b) in chunk.iter().enumerate() {
-            let pos = base + offset;
-            if b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') {
-                return Some(pos);
-            }
-            if b == 0xEF && matches!(input.get(pos + 1..pos + 3), Some([0xBF, 0xBE | 0xBF])) {
-                return Some(pos);
-            }
-        }
+    let suspect = |b: u8| {
+        u8::from(b < 0x20) & u8::from(b != b'\t') & u8::from(b != b'\n') & u8::from(b != b'\r')
+            | u8::from(b == 0xEF)
+    };
+    if input.iter().fold(0u8, |acc, &b| acc | suspect(b)) == 0 {
+        return None;
     }
-    None
+    input.iter().enumerate().find_map(|(pos, &b)| {
+        let control = b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r');
+        let non_character =
+            b == 0xEF && matches!(input.get(pos + 1..pos + 3), Some([0xBF, 0xBE | 0xBF]));
+        (control || non_character).then_some(pos)
+    })
 }
 
 /// String equality written out for the short names compared here (a call

@@ -231,7 +231,13 @@ impl<'a> Document<'a> {
 
     /// True when the node is an element with this namespace and local name.
     pub fn is(&self, id: NodeId, namespace: &str, local: &str) -> bool {
-        self.is_element(id) && self.local_name(id) == local && self.namespace(id) == Some(namespace)
+        // Called for every child in every lookup by name: one node read,
+        // the (short) local name first, without a `memcmp` call.
+        self.node(id).is_some_and(|n| {
+            n.kind == NodeKind::Element
+                && crate::lexer::same_bytes(n.local.as_bytes(), local.as_bytes())
+                && self.ns_uri(n.ns) == Some(namespace)
+        })
     }
 
     /// The parent node (None for the root element and top-level nodes).
