@@ -4,6 +4,7 @@ use std::io::Write;
 
 use crate::verify::Digester;
 use crate::DigestAlgorithm;
+use openssl::hash::MessageDigest;
 
 /// The Reference digest gives, for every algorithm and however the bytes
 /// are split into writes, what a one-shot EVP digest gives.
@@ -22,7 +23,72 @@ fn digester_matches_evp_for_every_algorithm() {
             let mut digester = Digester::new(algorithm).unwrap();
             digester.write_all(&data[..split]).unwrap();
             digester.write_all(&data[split..]).unwrap();
-            assert_eq!(digester.finish().unwrap(), &expected[..], "{algorithm:?} {split}");
+            assert_eq!(
+                digester.finish().unwrap(),
+                &expected[..],
+                "{algorithm:?} {split}"
+            );
         }
     }
+}
+
+/// The pooled rsa-sha256 check accepts and refuses exactly what an EVP
+/// digest-verify with SHA-256 accepts and refuses, also when contexts are
+/// reused after failures.
+#[test]
+fn pooled_rsa_sha256_agrees_with_evp_verify() {
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::sign::{Signer, Verifier};
+
+    let private = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let public = PKey::public_key_from_der(&private.public_key_to_der().unwrap()).unwrap();
+    let key = crate::TrustedKey::from_public_key(public.clone()).unwrap();
+    let data = b"<ds:SignedInfo>...</ds:SignedInfo>".to_vec();
+    let sign = |md: MessageDigest, data: &[u8]| {
+        let mut signer = Signer::new(md, &private).unwrap();
+        signer.sign_oneshot_to_vec(data).unwrap()
+    };
+    let good = sign(MessageDigest::sha256(), &data);
+    let mut flipped = good.clone();
+    flipped[100] ^= 1;
+    let mut candidates: Vec<(&str, Vec<u8>, Vec<u8>)> = vec![
+        ("valid", data.clone(), good.clone()),
+        ("other data", b"other".to_vec(), good.clone()),
+        ("flipped bit", data.clone(), flipped),
+        (
+            "sha1 DigestInfo",
+            data.clone(),
+            sign(MessageDigest::sha1(), &data),
+        ),
+        (
+            "sha512 DigestInfo",
+            data.clone(),
+            sign(MessageDigest::sha512(), &data),
+        ),
+        ("truncated", data.clone(), good[..255].to_vec()),
+        ("empty", data.clone(), Vec::new()),
+        ("too long", data.clone(), [good.clone(), vec![0]].concat()),
+        ("zeros", data.clone(), vec![0; 256]),
+        ("valid again", data.clone(), good.clone()),
+    ];
+    candidates.extend(candidates.clone());
+    for (what, data, signature) in candidates {
+        let expected = Verifier::new(MessageDigest::sha256(), &public)
+            .unwrap()
+            .verify_oneshot(&signature, &data)
+            .unwrap_or(false);
+        assert_eq!(key.verify_rsa_sha256(&data, &signature), expected, "{what}");
+        assert_eq!(expected, what.starts_with("valid"), "{what}");
+    }
+
+    let ec = openssl::ec::EcKey::generate(
+        &openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap(),
+    )
+    .unwrap();
+    let ec_public =
+        PKey::public_key_from_der(&PKey::from_ec_key(ec).unwrap().public_key_to_der().unwrap())
+            .unwrap();
+    let ec_key = crate::TrustedKey::from_public_key(ec_public).unwrap();
+    assert!(!ec_key.verify_rsa_sha256(&data, &good));
 }

@@ -463,6 +463,10 @@ fn verify_value(
     value: &[u8],
 ) -> bool {
     let pkey = key.public_key();
+    if algorithm == SignatureAlgorithm::RSA_SHA256 && pkey.id() == Id::RSA {
+        // The common case, on a context the key keeps for reuse.
+        return key.verify_rsa_sha256(data, value);
+    }
     let md = algorithm.digest.message_digest();
     let der;
     let value = match (algorithm.key_type, pkey.id()) {
