@@ -16,7 +16,7 @@
 //! stricter than quick-xml in two places, both ill-formed XML: attributes
 //! not separated by whitespace (`a="1"b="2"`), and a second byte-order mark.
 
-use memchr::{memchr, memchr2_iter, memmem};
+use memchr::{memchr, memchr2_iter, memchr3, memmem};
 
 use crate::XmlError;
 
@@ -68,9 +68,12 @@ pub(crate) enum Token<'a> {
 pub(crate) enum TagItem<'a> {
     /// `name = "value"` (or single-quoted), value still raw; `item` is
     /// its byte range, from the whitespace before it to the closing quote.
+    /// `plain` when the value is known to hold none of `& < TAB LF CR`
+    /// (nothing to decode); false means unknown.
     Attribute {
         name: Name<'a>,
         value: &'a str,
+        plain: bool,
         item: (usize, usize),
         /// Written exactly ` name="value"`: one space before it, nothing
         /// around `=`, double quotes.
@@ -102,11 +105,27 @@ pub(crate) struct Name<'a> {
 pub(crate) struct Lexer<'a> {
     text: &'a str,
     pos: usize,
+    /// The document holds no tab, LF or CR: then an attribute value needs
+    /// decoding only if it holds `&` or `<`, which one search for the
+    /// closing quote also finds.
+    no_line_controls: bool,
 }
 
 impl<'a> Lexer<'a> {
     pub(crate) fn new(text: &'a str) -> Self {
-        Lexer { text, pos: 0 }
+        Lexer {
+            text,
+            pos: 0,
+            no_line_controls: false,
+        }
+    }
+
+    /// A lexer for a document known to hold no tab, LF or CR.
+    pub(crate) fn without_line_controls(text: &'a str) -> Self {
+        Lexer {
+            no_line_controls: true,
+            ..Lexer::new(text)
+        }
     }
 
     #[inline(always)]
@@ -210,7 +229,18 @@ impl<'a> Lexer<'a> {
                     }
                 };
                 let value_start = self.pos + 1;
-                let value_end = memchr(quote, self.rest(value_start))
+                let rest = self.rest(value_start);
+                // Without tabs and line ends in the document, the first of
+                // the quote, `&` and `<` tells whether the value is plain.
+                let first_special = if self.no_line_controls {
+                    memchr3(quote, b'&', b'<', rest)
+                } else {
+                    None
+                };
+                let plain = first_special.is_some_and(|i| rest.get(i) == Some(&quote));
+                let value_end = first_special
+                    .filter(|_| plain)
+                    .or_else(|| memchr(quote, rest))
                     .map(|i| value_start + i)
                     .ok_or_else(|| XmlError::malformed("unclosed attribute value", self.pos))?;
                 let value = self.slice(value_start, value_end)?;
@@ -223,6 +253,7 @@ impl<'a> Lexer<'a> {
                 Ok(TagItem::Attribute {
                     name,
                     value,
+                    plain,
                     item: (space_at, self.pos),
                     exact,
                 })
@@ -465,15 +496,14 @@ fn scan_name(bytes: &[u8]) -> NameShape {
             .and_then(|b| NAME_CLASS.get(usize::from(*b)))
             .copied()
             .unwrap_or(NOT_NAME);
-        match class {
-            ASCII_NAME => {}
-            COLON => {
-                simple &= colon.is_none();
-                colon.get_or_insert(len);
-            }
-            NON_ASCII => simple = false,
-            _ => break,
+        if class == NOT_NAME {
+            break;
         }
+        // Branch-free bookkeeping: which of `_-.`, `:` or a non-ASCII byte
+        // stopped the fast scan varies from name to name.
+        let first_colon = class == COLON && colon.is_none();
+        simple &= class != NON_ASCII && (class != COLON || first_colon);
+        colon = if first_colon { Some(len) } else { colon };
         len += 1;
     }
     NameShape { len, colon, simple }
@@ -670,6 +700,28 @@ mod tests {
                     let (x, y) = (&text.as_bytes()[a..b], &text.as_bytes()[c..]);
                     let y = &y[..y.len().min(b - a)];
                     assert_eq!(same_bytes(x, y), x == y);
+                }
+            }
+        }
+    }
+
+    /// Without line controls in the document, a value is reported plain
+    /// exactly when it holds neither `&` nor `<`; with them, never.
+    #[test]
+    fn plain_values_are_found_with_the_closing_quote() {
+        let text = "<a b=\"x\" c='y\"z' d=\"1&amp;2\" e='' f=\"&\" g=\"<\">";
+        for (lexer, expected) in [
+            (Lexer::without_line_controls(text), [true, true, false, true, false, false]),
+            (Lexer::new(text), [false; 6]),
+        ] {
+            let mut lexer = lexer;
+            let _ = lexer.next_token("");
+            for plain_expected in expected {
+                match lexer.tag_item() {
+                    Ok(TagItem::Attribute { plain, value, .. }) => {
+                        assert_eq!(plain, plain_expected, "{value:?}")
+                    }
+                    other => panic!("{other:?}"),
                 }
             }
         }

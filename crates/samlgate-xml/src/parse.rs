@@ -30,13 +30,16 @@ impl<'a> Document<'a> {
         let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
         let text = std::str::from_utf8(input)
             .map_err(|e| XmlError::malformed("input is not valid utf-8", e.valid_up_to()))?;
-        if let Some(pos) = find_forbidden_character(input) {
-            return Err(XmlError::malformed(
-                "control character or non-character not allowed in xml",
-                pos,
-            ));
-        }
-        Parser::new(text, limits).run()
+        let line_controls = match scan_characters(input) {
+            Scan::Forbidden(pos) => {
+                return Err(XmlError::malformed(
+                    "control character or non-character not allowed in xml",
+                    pos,
+                ))
+            }
+            Scan::Clean { line_controls } => line_controls,
+        };
+        Parser::new(text, limits).run(line_controls)
     }
 }
 
@@ -79,8 +82,12 @@ impl<'a, 'l> Parser<'a, 'l> {
         }
     }
 
-    fn run(mut self) -> Result<Document<'a>, XmlError> {
-        let mut lexer = Lexer::new(self.input);
+    fn run(mut self, line_controls: bool) -> Result<Document<'a>, XmlError> {
+        let mut lexer = if line_controls {
+            Lexer::new(self.input)
+        } else {
+            Lexer::without_line_controls(self.input)
+        };
         while let Some(token) = lexer.next_token(self.stack.last().map_or("", |(_, name)| name))? {
             match token {
                 Token::Doctype => return Err(XmlError::ForbiddenDtd),
@@ -260,14 +267,15 @@ impl<'a, 'l> Parser<'a, 'l> {
         let attrs_start = self.doc.attrs.len() as u32;
         let mut count = 0usize;
         let (end, empty) = loop {
-            let (name, raw, item, exact) = match lexer.tag_item()? {
+            let (name, raw, plain, item, exact) = match lexer.tag_item()? {
                 TagItem::End { empty, end, .. } => break (end, empty),
                 TagItem::Attribute {
                     name,
                     value,
+                    plain,
                     item,
                     exact,
-                } => (name, value, item, exact),
+                } => (name, value, plain, item, exact),
             };
             count += 1;
             if count > self.limits.max_attributes_per_element {
@@ -276,7 +284,12 @@ impl<'a, 'l> Parser<'a, 'l> {
                     limit: self.limits.max_attributes_per_element,
                 });
             }
-            let value = text::decode_attribute(raw).map_err(|e| decode_error(e, at))?;
+            let value = if plain {
+                // Nothing to decode (see TagItem::Attribute).
+                Cow::Borrowed(raw)
+            } else {
+                text::decode_attribute(raw).map_err(|e| decode_error(e, at))?
+            };
             let (aprefix, alocal) = split_name(name).ok_or_else(|| {
                 XmlError::malformed(
                     format!("invalid attribute name {:?}", truncate(name.text)),
@@ -476,23 +489,40 @@ impl<'a, 'l> Parser<'a, 'l> {
     }
 }
 
-/// Finds a byte that makes the document ill-formed whatever its structure:
-/// a C0 control other than tab, LF and CR, or the UTF-8 encoding of the
-/// non-characters U+FFFE and U+FFFF (EF BF BE, EF BF BF). `input` is valid
-/// UTF-8.
+/// What [`scan_characters`] found.
+pub(crate) enum Scan {
+    /// A byte that makes the document ill-formed, at this offset.
+    Forbidden(usize),
+    /// None; and whether the document holds any tab, LF or CR.
+    Clean { line_controls: bool },
+}
+
+/// Looks for a byte that makes the document ill-formed whatever its
+/// structure: a C0 control other than tab, LF and CR, or the UTF-8
+/// encoding of the non-characters U+FFFE and U+FFFF (EF BF BE, EF BF BF).
+/// `input` is valid UTF-8. Also notes whether tab, LF or CR occur at all.
 ///
 /// This runs over every byte of every Response, so the common case is one
 /// branch-free fold over the whole input, which the compiler vectorizes;
 /// only when it flags a suspect byte (a control, or 0xEF, the lead byte of
 /// U+F000..U+FFFF) is the input looked at byte by byte.
-pub(crate) fn find_forbidden_character(input: &[u8]) -> Option<usize> {
+pub(crate) fn scan_characters(input: &[u8]) -> Scan {
     let suspect = |b: u8| {
         u8::from(b < 0x20) & u8::from(b != b'\t') & u8::from(b != b'\n') & u8::from(b != b'\r')
             | u8::from(b == 0xEF)
     };
-    if input.iter().fold(0u8, |acc, &b| acc | suspect(b)) == 0 {
-        return None;
+    if input.iter().fold(0u8, |acc, &b| acc | suspect(b)) != 0 {
+        if let Some(pos) = find_forbidden_character(input) {
+            return Scan::Forbidden(pos);
+        }
     }
+    Scan::Clean {
+        line_controls: memchr::memchr3(b'\t', b'\n', b'\r', input).is_some(),
+    }
+}
+
+/// The offset of the first byte [`scan_characters`] refuses, if any.
+pub(crate) fn find_forbidden_character(input: &[u8]) -> Option<usize> {
     input.iter().enumerate().find_map(|(pos, &b)| {
         let control = b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r');
         let non_character =
@@ -511,6 +541,7 @@ fn same_text(a: &str, b: &str) -> bool {
 /// Splits a qualified name into prefix ("" when none) and local part, or
 /// None when it is not a valid QName (two NCNames around one colon, or one
 /// NCName). The scan's shape spares the full check for ASCII names.
+#[inline]
 pub(crate) fn split_name(name: Name<'_>) -> Option<(&str, &str)> {
     if !name.simple {
         return split_qname(name.text);

@@ -339,9 +339,14 @@ impl<'a> Document<'a> {
 
     /// The value of the unqualified attribute `local`.
     pub fn attr(&self, id: NodeId, local: &str) -> Option<&str> {
-        self.attributes(id)
-            .find(|a| a.attr.ns == NO_NS && a.attr.local == local)
-            .map(|a| a.value())
+        let n = self.node(id).filter(|n| n.kind == NodeKind::Element)?;
+        self.attrs
+            .get(n.attrs_start as usize..n.attrs_end as usize)?
+            .iter()
+            .find(|a| {
+                a.ns == NO_NS && crate::lexer::same_bytes(a.local.as_bytes(), local.as_bytes())
+            })
+            .map(|a| a.value.as_ref())
     }
 
     /// The value of the attribute `{namespace}local`.
