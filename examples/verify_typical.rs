@@ -106,6 +106,19 @@ fn main() {
         samlgate_xml::canonicalize(&doc, Some(assertion), &c14n_options, &mut hasher).unwrap();
         hasher.finish().is_ok()
     };
+    let mut parse_and_signature = || {
+        let doc = samlgate_xml::Document::parse(std::hint::black_box(&typical), &Limits::default())
+            .unwrap();
+        let assertion = doc
+            .elements()
+            .find(|e| doc.local_name(*e) == "Assertion")
+            .unwrap();
+        let sig = samlgate_dsig::signature_child(&doc, assertion)
+            .unwrap()
+            .unwrap();
+        samlgate_dsig::verify_enveloped(&doc, assertion, sig, &keys, &AlgorithmPolicy::default())
+            .is_ok()
+    };
     let mut walk = || {
         samlgate_xml::canonicalize(&doc, Some(assertion), &c14n_options, std::io::sink()).is_ok()
     };
@@ -119,11 +132,15 @@ fn main() {
     let sha256_md = openssl::md::Md::fetch(None, "SHA2-256", None).unwrap();
     let mut cached_ctx = openssl::pkey_ctx::PkeyCtx::new(&public).unwrap();
     cached_ctx.verify_init().unwrap();
-    cached_ctx.set_rsa_padding(openssl::rsa::Padding::PKCS1).unwrap();
+    cached_ctx
+        .set_rsa_padding(openssl::rsa::Padding::PKCS1)
+        .unwrap();
     cached_ctx.set_signature_md(&sha256_md).unwrap();
     let mut rsa_cached_ctx = || {
         let digest = openssl::sha::sha256(std::hint::black_box(&data));
-        cached_ctx.verify(&digest, &floor_signature).unwrap_or(false)
+        cached_ctx
+            .verify(&digest, &floor_signature)
+            .unwrap_or(false)
     };
     let mut rsa_fresh_ctx = || {
         let digest = openssl::sha::sha256(std::hint::black_box(&data));
@@ -151,6 +168,7 @@ fn main() {
             &mut [
                 ("full", &mut full),
                 ("parse", &mut parse),
+                ("parse + signature", &mut parse_and_signature),
                 ("signature", &mut signature),
                 ("digest", &mut digest),
                 ("c14n walk", &mut walk),

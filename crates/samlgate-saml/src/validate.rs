@@ -313,7 +313,10 @@ fn check_unique_ids(doc: &Document<'_>) -> Result<(), SamlError> {
     match ids.windows(2).find(|pair| pair.first() == pair.last()) {
         Some(pair) => fail(
             Reason::ReferenceInvalid,
-            format!("duplicate ID {:?}", clip(pair.first().copied().unwrap_or(""))),
+            format!(
+                "duplicate ID {:?}",
+                clip(pair.first().copied().unwrap_or(""))
+            ),
         ),
         None => Ok(()),
     }

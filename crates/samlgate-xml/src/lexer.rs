@@ -476,7 +476,10 @@ fn not_alphanumeric(w: u64) -> u64 {
 fn scan_name(bytes: &[u8]) -> NameShape {
     let (mut len, mut colon, mut simple) = (0, None, true);
     loop {
-        match bytes.get(len..len + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        match bytes
+            .get(len..len + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        {
             Some(word) => {
                 let stop = not_alphanumeric(u64::from_le_bytes(word));
                 if stop == 0 {
@@ -711,7 +714,10 @@ mod tests {
     fn plain_values_are_found_with_the_closing_quote() {
         let text = "<a b=\"x\" c='y\"z' d=\"1&amp;2\" e='' f=\"&\" g=\"<\">";
         for (lexer, expected) in [
-            (Lexer::without_line_controls(text), [true, true, false, true, false, false]),
+            (
+                Lexer::without_line_controls(text),
+                [true, true, false, true, false, false],
+            ),
             (Lexer::new(text), [false; 6]),
         ] {
             let mut lexer = lexer;
