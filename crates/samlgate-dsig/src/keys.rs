@@ -89,19 +89,19 @@ impl TrustedKey {
         self.0.cert_der.as_deref()
     }
 
-    /// Verifies an RSASSA-PKCS1-v1_5 signature with SHA-256 (rsa-sha256)
-    /// over `data`: the same check as an EVP digest-verify (the signature
-    /// must decrypt to exactly the DigestInfo of SHA-256 over `data`), on
-    /// a reused context. False for a non-RSA key and on any error.
-    pub(crate) fn verify_rsa_sha256(&self, data: &[u8], signature: &[u8]) -> bool {
+    /// Verifies an RSASSA-PKCS1-v1_5 signature with SHA-256 (rsa-sha256),
+    /// given the SHA-256 of the signed data: the same check as an EVP
+    /// digest-verify (the signature must decrypt to exactly the DigestInfo
+    /// of SHA-256 with this digest), on a reused context. False for a
+    /// non-RSA key and on any error.
+    pub(crate) fn verify_rsa_sha256(&self, digest: &[u8; 32], signature: &[u8]) -> bool {
         if self.0.public_key.id() != Id::RSA {
             return false;
         }
-        let digest = openssl::sha::sha256(data);
         let Some(mut ctx) = self.rsa_sha256_context() else {
             return false;
         };
-        let valid = ctx.verify(&digest, signature).unwrap_or(false);
+        let valid = ctx.verify(digest, signature).unwrap_or(false);
         if let Ok(mut pool) = self.0.rsa_sha256.lock() {
             if pool.len() < POOLED_CONTEXTS {
                 pool.push(ctx);

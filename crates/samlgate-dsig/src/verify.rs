@@ -371,9 +371,20 @@ pub fn verify_enveloped(
         return Err(DsigError::DigestMismatch);
     }
 
-    let mut signed_info = Vec::with_capacity(1024);
-    info.c14n
-        .run(doc, parts.signed_info, None, &mut signed_info)?;
+    // rsa-sha256 needs only the SHA-256 of the canonical SignedInfo:
+    // streamed into the hash, never buffered.
+    let signed_info = if info.algorithm == SignatureAlgorithm::RSA_SHA256 {
+        let mut sha = Digester::Sha256(openssl::sha::Sha256::new());
+        info.c14n.run(doc, parts.signed_info, None, &mut sha)?;
+        let digest = sha.finish()?;
+        SignedData::Sha256(<[u8; 32]>::try_from(digest.as_slice()).map_err(|_| {
+            DsigError::Unsupported("sha-256 digest of unexpected length".into())
+        })?)
+    } else {
+        let mut bytes = Vec::with_capacity(1024);
+        info.c14n.run(doc, parts.signed_info, None, &mut bytes)?;
+        SignedData::Bytes(bytes)
+    };
     let signature_value = decode_base64_text(&doc.text_content(parts.signature_value))
         .filter(|v| !v.is_empty())
         .ok_or(DsigError::SignatureInvalid)?;
@@ -409,6 +420,14 @@ pub fn verify_enveloped(
         ));
     }
     Err(DsigError::SignatureInvalid)
+}
+
+/// The canonical SignedInfo as the signature check needs it.
+enum SignedData {
+    /// rsa-sha256: its SHA-256.
+    Sha256([u8; 32]),
+    /// Any other algorithm: the bytes.
+    Bytes(Vec<u8>),
 }
 
 /// A Reference digest that canonicalization streams into. SHA-256 (the
@@ -459,14 +478,16 @@ impl std::io::Write for Digester {
 fn verify_value(
     key: &TrustedKey,
     algorithm: SignatureAlgorithm,
-    data: &[u8],
+    signed: &SignedData,
     value: &[u8],
 ) -> bool {
     let pkey = key.public_key();
-    if algorithm == SignatureAlgorithm::RSA_SHA256 && pkey.id() == Id::RSA {
-        // The common case, on a context the key keeps for reuse.
-        return key.verify_rsa_sha256(data, value);
-    }
+    let data = match signed {
+        // The common case, on a context the key keeps for reuse (false for
+        // a key that is not RSA).
+        SignedData::Sha256(digest) => return key.verify_rsa_sha256(digest, value),
+        SignedData::Bytes(data) => data,
+    };
     let md = algorithm.digest.message_digest();
     let der;
     let value = match (algorithm.key_type, pkey.id()) {

@@ -308,7 +308,7 @@ fn is_ncname_like(id: &str) -> bool {
 fn check_unique_ids(doc: &Document<'_>) -> Result<(), SamlError> {
     // A message has a handful of IDs: sorting them costs less than hashing
     // (and is O(n log n) for a hostile one with many).
-    let mut ids: Vec<&str> = doc.elements().filter_map(|el| doc.attr(el, "ID")).collect();
+    let mut ids: Vec<&str> = doc.unqualified_attribute_values("ID").collect();
     ids.sort_unstable();
     match ids.windows(2).find(|pair| pair.first() == pair.last()) {
         Some(pair) => fail(

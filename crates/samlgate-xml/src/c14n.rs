@@ -361,20 +361,18 @@ impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
     }
 
     fn end_tag(&mut self, id: NodeId) -> io::Result<()> {
-        let doc = self.doc;
-        let (prefix, local) = (doc.prefix(id), doc.local_name(id));
-        let raw_end = doc
-            .node(id)
-            .filter(|n| self.copy_verbatim && n.flags & RAW_END != 0)
-            .map(|n| n.span_end as usize);
-        if let Some(end) = raw_end {
-            // The input ends the element with exactly `</qname>`.
-            let len = prefix.len() + usize::from(!prefix.is_empty()) + local.len() + 3;
-            self.out.copy(end.saturating_sub(len)..end)?;
-        } else {
-            self.out.put(b"</")?;
-            self.write_qname(prefix, local)?;
-            self.out.put(b">")?;
+        let doc: &'d Document<'a> = self.doc;
+        if let Some(n) = doc.node(id) {
+            if self.copy_verbatim && n.flags & RAW_END != 0 {
+                // The input ends the element with exactly `</qname>`.
+                let end = n.span_end as usize;
+                let len = n.prefix.len() + usize::from(!n.prefix.is_empty()) + n.local.len() + 3;
+                self.out.copy(end.saturating_sub(len)..end)?;
+            } else {
+                self.out.put(b"</")?;
+                self.write_qname(n.prefix, n.local)?;
+                self.out.put(b">")?;
+            }
         }
         if let Some(mark) = self.marks.pop() {
             self.rendered.truncate(mark);

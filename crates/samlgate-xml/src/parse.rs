@@ -531,11 +531,11 @@ pub(crate) fn find_forbidden_character(input: &[u8]) -> Option<usize> {
     })
 }
 
-/// String equality written out for the short names compared here (a call
-/// to `memcmp` costs more than the comparison).
+/// String equality for the short names compared here, without a call to
+/// `memcmp` (which costs more than the comparison).
 #[inline]
 fn same_text(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+    same_bytes(a.as_bytes(), b.as_bytes())
 }
 
 /// Splits a qualified name into prefix ("" when none) and local part, or

@@ -349,6 +349,20 @@ impl<'a> Document<'a> {
             .map(|a| a.value.as_ref())
     }
 
+    /// The values of every unqualified attribute named `local`, in the
+    /// whole document, in document order (one pass over the attributes).
+    pub fn unqualified_attribute_values<'s>(
+        &'s self,
+        local: &'s str,
+    ) -> impl Iterator<Item = &'s str> + 's {
+        self.attrs
+            .iter()
+            .filter(move |a| {
+                a.ns == NO_NS && crate::lexer::same_bytes(a.local.as_bytes(), local.as_bytes())
+            })
+            .map(|a| a.value.as_ref())
+    }
+
     /// The value of the attribute `{namespace}local`.
     pub fn attr_ns(&self, id: NodeId, namespace: &str, local: &str) -> Option<&str> {
         self.attributes(id)
