@@ -79,7 +79,11 @@ fn pooled_rsa_sha256_agrees_with_evp_verify() {
             .verify_oneshot(&signature, &data)
             .unwrap_or(false);
         let digest = openssl::sha::sha256(&data);
-        assert_eq!(key.verify_rsa_sha256(&digest, &signature), expected, "{what}");
+        assert_eq!(
+            key.verify_rsa_sha256(&digest, &signature),
+            expected,
+            "{what}"
+        );
         assert_eq!(expected, what.starts_with("valid"), "{what}");
     }
 

@@ -373,18 +373,19 @@ pub fn verify_enveloped(
 
     // rsa-sha256 needs only the SHA-256 of the canonical SignedInfo:
     // streamed into the hash, never buffered.
-    let signed_info = if info.algorithm == SignatureAlgorithm::RSA_SHA256 {
-        let mut sha = Digester::Sha256(openssl::sha::Sha256::new());
-        info.c14n.run(doc, parts.signed_info, None, &mut sha)?;
-        let digest = sha.finish()?;
-        SignedData::Sha256(<[u8; 32]>::try_from(digest.as_slice()).map_err(|_| {
-            DsigError::Unsupported("sha-256 digest of unexpected length".into())
-        })?)
-    } else {
-        let mut bytes = Vec::with_capacity(1024);
-        info.c14n.run(doc, parts.signed_info, None, &mut bytes)?;
-        SignedData::Bytes(bytes)
-    };
+    let signed_info =
+        if info.algorithm == SignatureAlgorithm::RSA_SHA256 {
+            let mut sha = Digester::Sha256(openssl::sha::Sha256::new());
+            info.c14n.run(doc, parts.signed_info, None, &mut sha)?;
+            let digest = sha.finish()?;
+            SignedData::Sha256(<[u8; 32]>::try_from(digest.as_slice()).map_err(|_| {
+                DsigError::Unsupported("sha-256 digest of unexpected length".into())
+            })?)
+        } else {
+            let mut bytes = Vec::with_capacity(1024);
+            info.c14n.run(doc, parts.signed_info, None, &mut bytes)?;
+            SignedData::Bytes(bytes)
+        };
     let signature_value = decode_base64_text(&doc.text_content(parts.signature_value))
         .filter(|v| !v.is_empty())
         .ok_or(DsigError::SignatureInvalid)?;
