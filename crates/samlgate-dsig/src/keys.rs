@@ -131,10 +131,13 @@ impl TrustedKey {
 
     /// Hex SHA-256 of the SubjectPublicKeyInfo: a stable key identifier.
     pub fn fingerprint(&self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut out = String::with_capacity(64);
         for &b in &self.0.spki_sha256 {
             for nibble in [b >> 4, b & 0x0f] {
-                out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+                out.push(char::from(
+                    HEX.get(usize::from(nibble)).copied().unwrap_or(b'0'),
+                ));
             }
         }
         out

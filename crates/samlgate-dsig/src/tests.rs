@@ -44,6 +44,9 @@ fn pooled_rsa_sha256_agrees_with_evp_verify() {
     let private = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
     let public = PKey::public_key_from_der(&private.public_key_to_der().unwrap()).unwrap();
     let key = crate::TrustedKey::from_public_key(public.clone()).unwrap();
+    let spki_sha256 = openssl::sha::sha256(&public.public_key_to_der().unwrap());
+    let hex: String = spki_sha256.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(key.fingerprint(), hex);
     let data = b"<ds:SignedInfo>...</ds:SignedInfo>".to_vec();
     let sign = |md: MessageDigest, data: &[u8]| {
         let mut signer = Signer::new(md, &private).unwrap();

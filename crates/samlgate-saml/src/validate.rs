@@ -53,11 +53,12 @@ impl std::fmt::Debug for Validator<'_> {
     }
 }
 
-/// The Response-level facts that the assertion checks need.
-struct ResponseFacts {
+/// The Response-level facts that the assertion checks need (borrowed from
+/// the Response's tree).
+struct ResponseFacts<'d> {
     issuer: Option<String>,
-    destination: Option<String>,
-    in_response_to: Option<String>,
+    destination: Option<&'d str>,
+    in_response_to: Option<&'d str>,
     /// The Response signature verified (it covers the assertion).
     signed: Option<Verified>,
 }
@@ -103,8 +104,8 @@ impl Validator<'_> {
         };
         let facts = ResponseFacts {
             issuer,
-            destination: doc.attr(root, "Destination").map(str::to_owned),
-            in_response_to: doc.attr(root, "InResponseTo").map(str::to_owned),
+            destination: doc.attr(root, "Destination"),
+            in_response_to: doc.attr(root, "InResponseTo"),
             signed,
         };
 
@@ -190,7 +191,7 @@ impl Validator<'_> {
         &self,
         doc: &Document<'_>,
         assertion: NodeId,
-        response: &ResponseFacts,
+        response: &ResponseFacts<'_>,
         keys: &samlgate_dsig::TrustedKeys,
     ) -> Result<VerifiedAssertion, SamlError> {
         check_version_and_id(doc, assertion, "Assertion")?;
@@ -219,8 +220,7 @@ impl Validator<'_> {
         };
         let assertion_id = doc.attr(assertion, "ID").unwrap_or_default().to_owned();
 
-        if let (Some(expected), Some(destination)) = (self.acs_url, response.destination.as_deref())
-        {
+        if let (Some(expected), Some(destination)) = (self.acs_url, response.destination) {
             if destination != expected {
                 return fail(
                     Reason::DestinationMismatch,
@@ -232,7 +232,7 @@ impl Validator<'_> {
             sp_entity_id: self.sp_entity_id,
             acs_url: self.acs_url,
             in_response_to: self.in_response_to,
-            response_in_response_to: response.in_response_to.as_deref(),
+            response_in_response_to: response.in_response_to,
             now: self.clock.now(),
             skew_seconds: self.clock_skew_seconds,
         };
