@@ -23,7 +23,7 @@ use std::io::{self, Write};
 use std::ops::Range;
 
 use crate::lexer::same_bytes;
-use crate::tree::{Document, NodeId, NodeKind, EMPTY_TAG, NONE, RAW_END, RAW_TEXT};
+use crate::tree::{Attribute, Document, NodeId, NodeKind, EMPTY_TAG, NONE, RAW_END, RAW_TEXT};
 use crate::XML_NAMESPACE;
 
 /// Which canonicalization algorithm to apply.
@@ -235,17 +235,16 @@ struct Canonicalizer<'d, 'a, 'o, 'p, W: Write> {
     marks: Vec<usize>,
     /// Reused per start tag, so that canonicalizing allocates only once.
     decl_scratch: Vec<(&'d str, &'d str)>,
-    attr_scratch: Vec<OutAttr<'d>>,
+    attr_scratch: Vec<OutAttr<'d, 'a>>,
 }
 
-struct OutAttr<'d> {
+struct OutAttr<'d, 'a> {
+    /// The namespace URI ("" for none), the first sort key.
     ns: &'d str,
-    local: &'d str,
-    prefix: &'d str,
-    value: &'d str,
-    /// Where the input has it written exactly ` qname="value"`, needing no
-    /// escaping; empty when it does not (or for inherited attributes).
-    item: Range<usize>,
+    attr: &'d Attribute<'a>,
+    /// An attribute of an ancestor (inherited by an inclusive apex): always
+    /// written, never copied.
+    inherited: bool,
 }
 
 impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
@@ -462,12 +461,10 @@ impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
                 .get(n.attrs_start as usize..n.attrs_end as usize)
                 .unwrap_or(&[])
                 .iter()
-                .map(|a| OutAttr {
-                    ns: doc.ns_uri(a.ns).unwrap_or(""),
-                    local: a.local,
-                    prefix: a.prefix,
-                    value: a.value.as_ref(),
-                    item: a.item.0 as usize..a.item.1 as usize,
+                .map(|attr| OutAttr {
+                    ns: doc.ns_uri(attr.ns).unwrap_or(""),
+                    attr,
+                    inherited: false,
                 }),
         );
         if is_apex && self.options.method != C14nMethod::Exclusive {
@@ -507,13 +504,15 @@ impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
             self.rendered.push((prefix, uri));
         }
         for a in &attrs {
-            if copy && !a.item.is_empty() {
-                self.out.copy(a.item.clone())?;
+            // Written exactly ` qname="value"` with nothing to escape.
+            let (from, to) = (a.attr.item.0 as usize, a.attr.item.1 as usize);
+            if copy && from < to && !a.inherited {
+                self.out.copy(from..to)?;
             } else {
                 self.out.put(b" ")?;
-                self.write_qname(a.prefix, a.local)?;
+                self.write_qname(a.attr.prefix, a.attr.local)?;
                 self.out.put(b"=\"")?;
-                escape_attr(&mut self.out, a.value)?;
+                escape_attr(&mut self.out, &a.attr.value)?;
                 self.out.put(b"\"")?;
             }
         }
@@ -544,32 +543,34 @@ impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
     /// attributes of omitted ancestors onto the apex (1.1 only `xml:lang`
     /// and `xml:space`; its `xml:base` fix-up is not implemented, so
     /// `xml:base` is not inherited there).
-    fn inherit_xml_attributes(&self, id: NodeId, attrs: &mut Vec<OutAttr<'d>>) {
+    fn inherit_xml_attributes(&self, id: NodeId, attrs: &mut Vec<OutAttr<'d, 'a>>) {
         let doc: &'d Document<'a> = self.doc;
         let mut cur = doc.parent(id);
         while let Some(c) = cur {
-            for a in doc.attributes(c) {
-                if a.namespace() != Some(XML_NAMESPACE) {
+            let own = doc
+                .node(c)
+                .map_or(0..0, |n| n.attrs_start as usize..n.attrs_end as usize);
+            for attr in doc.attrs.get(own).unwrap_or(&[]) {
+                // The xml prefix is bound to XML_NAMESPACE and to nothing
+                // else (the parser refuses any other binding of either).
+                if doc.ns_uri(attr.ns) != Some(XML_NAMESPACE) {
                     continue;
                 }
-                let local = a.local_name();
                 if self.options.method == C14nMethod::Inclusive11
-                    && !matches!(local, "lang" | "space")
+                    && !matches!(attr.local, "lang" | "space")
                 {
                     continue;
                 }
                 if attrs
                     .iter()
-                    .any(|x| x.ns == XML_NAMESPACE && x.local == local)
+                    .any(|x| x.ns == XML_NAMESPACE && x.attr.local == attr.local)
                 {
                     continue;
                 }
                 attrs.push(OutAttr {
                     ns: XML_NAMESPACE,
-                    local,
-                    prefix: "xml",
-                    value: a.value(),
-                    item: 0..0,
+                    attr,
+                    inherited: true,
                 });
             }
             cur = doc.parent(c);
@@ -587,13 +588,13 @@ fn same_str(a: &str, b: &str) -> bool {
 
 /// Canonical attribute order: namespace URI, then local name.
 #[inline]
-fn attribute_order(a: &OutAttr<'_>, b: &OutAttr<'_>) -> std::cmp::Ordering {
+fn attribute_order(a: &OutAttr<'_, '_>, b: &OutAttr<'_, '_>) -> std::cmp::Ordering {
     let by_ns = if same_str(a.ns, b.ns) {
         std::cmp::Ordering::Equal
     } else {
         a.ns.cmp(b.ns)
     };
-    by_ns.then_with(|| compare_bytes(a.local.as_bytes(), b.local.as_bytes()))
+    by_ns.then_with(|| compare_bytes(a.attr.local.as_bytes(), b.attr.local.as_bytes()))
 }
 
 /// Lexicographic byte order, written out for short names (the slice
