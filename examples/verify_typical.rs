@@ -1,23 +1,31 @@
-//! A fixed number of whole verifications of the `verify/full_typical`
-//! bench's Response (or the bare RSA-2048 floor), for an instruction count
-//! under callgrind: a stable second opinion to criterion on a noisy host.
+//! The `verify/full_typical` bench's work (the same 7.8 KB Response, key
+//! and checks), outside criterion: a stable second opinion on a noisy host.
 //!
 //! ```text
 //! cargo build --profile bench --example verify_typical
+//! target/release/examples/verify_typical ratio 30
 //! valgrind --tool=callgrind --toggle-collect='verify_typical::run*' \
 //!     target/release/examples/verify_typical full 200
-//! valgrind --tool=callgrind --toggle-collect='verify_typical::run*' \
-//!     target/release/examples/verify_typical floor 200
 //! ```
 //!
-//! Only the loop is counted (key generation and signing are not): divide
-//! the totals by the count and compare `full` with `floor`.
+//! - `full|floor|parse|signature|digest|walk COUNT`: that many iterations
+//!   of one part in `run` (for callgrind, which counts only inside it, so
+//!   key generation and signing are left out; or for perf):
+//!   `full` is decode + validate, `floor` the bench's bare RSA-2048
+//!   verify, `parse` the parse, `signature` the assertion's signature check
+//!   on a parsed tree, `digest` its Reference digest (exclusive c14n into
+//!   SHA-256), `walk` that canonicalization into a sink.
+//! - `ratio ROUNDS`: each part over the floor, timed paired (see
+//!   `paired_ratio`).
+//! - `openssl ROUNDS`: how much of the floor is OpenSSL setup: an RSA
+//!   verify on a context made once, and on one made per call.
+//! - `dump 0`: the Response, to stdout.
 //!
-//! `ratio ROUNDS` instead times the two paired, batch after batch, and
-//! prints the median `full / floor` ratio with its quartiles; `dump 0`
-//! writes the Response to stdout.
+//! Under callgrind OpenSSL takes other code paths than on the host (no
+//! SHA-NI, no ADX/BMI2 big-number code), so instruction counts compare our
+//! code between builds, not our code with RSA.
 
-use openssl::hash::{Hasher, MessageDigest};
+use openssl::hash::MessageDigest;
 use openssl::sign::{Signer, Verifier};
 use samlgate_dsig::{AlgorithmPolicy, DecryptionKeys, SigningKey, TrustedKeys};
 use samlgate_saml::{decode_input, FixedClock, Instant, Trust, Validator};
@@ -32,7 +40,9 @@ fn main() {
     let (mode, count) = match args.as_slice() {
         [mode, count] => (mode.as_str(), count.parse::<u32>().unwrap_or(0)),
         _ => {
-            eprintln!("usage: verify_typical full|floor|parse|ratio|dump COUNT");
+            eprintln!(
+                "usage: verify_typical full|floor|parse|signature|digest|walk|ratio|openssl|dump COUNT"
+            );
             std::process::exit(2);
         }
     };
@@ -102,9 +112,9 @@ fn main() {
             .is_ok()
     };
     let mut digest = || {
-        let mut hasher = Hasher::new(MessageDigest::sha256()).unwrap();
-        samlgate_xml::canonicalize(&doc, Some(assertion), &c14n_options, &mut hasher).unwrap();
-        hasher.finish().is_ok()
+        let mut sha = ShaWriter(openssl::sha::Sha256::new());
+        samlgate_xml::canonicalize(&doc, Some(assertion), &c14n_options, &mut sha).unwrap();
+        sha.0.finish() != [0; 32]
     };
     let mut parse_and_signature = || {
         let doc = samlgate_xml::Document::parse(std::hint::black_box(&typical), &Limits::default())
@@ -122,11 +132,7 @@ fn main() {
     let mut walk = || {
         samlgate_xml::canonicalize(&doc, Some(assertion), &c14n_options, std::io::sink()).is_ok()
     };
-    let mut sha = || {
-        let mut hasher = Hasher::new(MessageDigest::sha256()).unwrap();
-        hasher.update(std::hint::black_box(&canonical)).unwrap();
-        hasher.finish().is_ok()
-    };
+    let mut sha = || openssl::sha::sha256(std::hint::black_box(&canonical)) != [0; 32];
     // How much of the floor is OpenSSL setup rather than RSA: a verify on
     // a context made once, and one made per call with a fetched digest.
     let sha256_md = openssl::md::Md::fetch(None, "SHA2-256", None).unwrap();
@@ -259,7 +265,16 @@ fn paired_ratio(
     }
 }
 
-fn fail(message: &str) -> ! {
-    eprintln!("verify_typical: {message}");
-    std::process::exit(1);
+/// SHA-256 as the engine streams a Reference digest into it.
+struct ShaWriter(openssl::sha::Sha256);
+
+impl std::io::Write for ShaWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
