@@ -18,6 +18,7 @@
 
 mod algorithms;
 mod decrypt;
+mod digest;
 mod error;
 mod keys;
 mod sign;

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use crate::verify::Digester;
+use crate::digest::Digester;
 use crate::DigestAlgorithm;
 use openssl::hash::MessageDigest;
 

@@ -20,9 +20,9 @@
 //! (`tests/c14n_fast_path.rs`, the `c14n` fuzz target).
 
 use std::io::{self, Write};
-use std::ops::Range;
 
-use crate::lexer::same_bytes;
+use crate::c14n_output::Output;
+use crate::scan::same_bytes;
 use crate::tree::{Attribute, Document, NodeId, NodeKind, EMPTY_TAG, NONE, RAW_END, RAW_TEXT};
 use crate::XML_NAMESPACE;
 
@@ -108,13 +108,7 @@ fn run<W: Write>(
         doc,
         options,
         copy_verbatim,
-        out: Output {
-            buf: Vec::new(),
-            inner: out,
-            input: doc.input.as_bytes(),
-            pending: 0..0,
-            copied: 0,
-        },
+        out: Output::new(out, doc.input.as_bytes()),
         rendered: Vec::with_capacity(16),
         marks: Vec::with_capacity(16),
         decl_scratch: Vec::with_capacity(8),
@@ -125,7 +119,7 @@ fn run<W: Write>(
         None => c.document()?,
     }
     c.out.flush()?;
-    Ok(c.out.copied)
+    Ok(c.out.copied())
 }
 
 /// Canonicalizes into a new vector.
@@ -138,88 +132,6 @@ pub fn canonicalize_to_vec(
     // Writing into a Vec cannot fail.
     let _ = canonicalize(doc, apex, options, &mut v);
     v
-}
-
-const BUFFER: usize = 8192;
-/// Copied input spans at least this long skip the buffer and go straight
-/// to the writer (after whatever is buffered before them).
-const DIRECT: usize = 256;
-
-/// Where canonical bytes go, in order: small pieces through a buffer, and
-/// verbatim spans of the input collected into `pending` while they are
-/// adjacent. Every write goes through [`Output::put`] or
-/// [`Output::copy`], and `put` first emits the pending span, so the output
-/// is always in the order the pieces were produced.
-struct Output<'i, W: Write> {
-    buf: Vec<u8>,
-    inner: W,
-    input: &'i [u8],
-    /// Input bytes to be written next, not yet written.
-    pending: Range<usize>,
-    /// How many bytes were copied from the input so far.
-    copied: usize,
-}
-
-impl<W: Write> Output<'_, W> {
-    #[inline]
-    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if !self.pending.is_empty() {
-            self.emit_pending()?;
-        }
-        self.buffer(bytes)
-    }
-
-    #[inline]
-    fn buffer(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if self.buf.capacity() == 0 {
-            self.buf.reserve(BUFFER);
-        }
-        self.buf.extend_from_slice(bytes);
-        if self.buf.len() >= BUFFER {
-            self.inner.write_all(&self.buf)?;
-            self.buf.clear();
-        }
-        Ok(())
-    }
-
-    /// Writes `input[span]`, merged with the pending span when adjacent.
-    #[inline]
-    fn copy(&mut self, span: Range<usize>) -> io::Result<()> {
-        if self.pending.end == span.start && !self.pending.is_empty() {
-            self.pending.end = span.end;
-            return Ok(());
-        }
-        self.emit_pending()?;
-        self.pending = span;
-        Ok(())
-    }
-
-    fn emit_pending(&mut self) -> io::Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let span = std::mem::replace(&mut self.pending, 0..0);
-        self.copied += span.len();
-        let input = self.input;
-        let bytes = input.get(span).unwrap_or(&[]);
-        if bytes.len() < DIRECT {
-            return self.buffer(bytes);
-        }
-        if !self.buf.is_empty() {
-            self.inner.write_all(&self.buf)?;
-            self.buf.clear();
-        }
-        self.inner.write_all(bytes)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.emit_pending()?;
-        if !self.buf.is_empty() {
-            self.inner.write_all(&self.buf)?;
-            self.buf.clear();
-        }
-        self.inner.flush()
-    }
 }
 
 struct Canonicalizer<'d, 'a, 'o, 'p, W: Write> {

@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 mod c14n;
+mod c14n_output;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -27,6 +28,7 @@ mod parse_differential;
 mod reason;
 #[cfg(test)]
 mod reference_parse;
+mod scan;
 mod text;
 mod tree;
 

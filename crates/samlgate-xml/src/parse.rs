@@ -4,7 +4,8 @@
 
 use std::borrow::Cow;
 
-use crate::lexer::{self, same_bytes, Lexer, Name, TagItem, Token};
+use crate::lexer::{self, Lexer, Name, TagItem, Token};
+use crate::scan::{same_bytes, scan_characters, split_name, Scan};
 use crate::text::{self, DecodeError};
 use crate::tree::{
     Attribute, Document, NamespaceDecl, Node, NodeKind, EMPTY_TAG, NONE, NO_NS, RAW_END, RAW_TEXT,
@@ -489,82 +490,11 @@ impl<'a, 'l> Parser<'a, 'l> {
     }
 }
 
-/// What [`scan_characters`] found.
-pub(crate) enum Scan {
-    /// A byte that makes the document ill-formed, at this offset.
-    Forbidden(usize),
-    /// None; and whether the document holds any tab, LF or CR.
-    Clean { line_controls: bool },
-}
-
-/// Looks for a byte that makes the document ill-formed whatever its
-/// structure: a C0 control other than tab, LF and CR, or the UTF-8
-/// encoding of the non-characters U+FFFE and U+FFFF (EF BF BE, EF BF BF).
-/// `input` is valid UTF-8. Also notes whether tab, LF or CR occur at all.
-///
-/// This runs over every byte of every Response, so the common case is one
-/// branch-free fold over the whole input, which the compiler vectorizes;
-/// only when it flags a suspect byte (a control, or 0xEF, the lead byte of
-/// U+F000..U+FFFF) is the input looked at byte by byte.
-pub(crate) fn scan_characters(input: &[u8]) -> Scan {
-    let suspect = |b: u8| {
-        u8::from(b < 0x20) & u8::from(b != b'\t') & u8::from(b != b'\n') & u8::from(b != b'\r')
-            | u8::from(b == 0xEF)
-    };
-    if input.iter().fold(0u8, |acc, &b| acc | suspect(b)) != 0 {
-        if let Some(pos) = find_forbidden_character(input) {
-            return Scan::Forbidden(pos);
-        }
-    }
-    Scan::Clean {
-        line_controls: memchr::memchr3(b'\t', b'\n', b'\r', input).is_some(),
-    }
-}
-
-/// The offset of the first byte [`scan_characters`] refuses, if any.
-pub(crate) fn find_forbidden_character(input: &[u8]) -> Option<usize> {
-    input.iter().enumerate().find_map(|(pos, &b)| {
-        let control = b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r');
-        let non_character =
-            b == 0xEF && matches!(input.get(pos + 1..pos + 3), Some([0xBF, 0xBE | 0xBF]));
-        (control || non_character).then_some(pos)
-    })
-}
-
 /// String equality for the short names compared here, without a call to
 /// `memcmp` (which costs more than the comparison).
 #[inline]
 fn same_text(a: &str, b: &str) -> bool {
     same_bytes(a.as_bytes(), b.as_bytes())
-}
-
-/// Splits a qualified name into prefix ("" when none) and local part, or
-/// None when it is not a valid QName (two NCNames around one colon, or one
-/// NCName). The scan's shape spares the full check for ASCII names.
-#[inline]
-pub(crate) fn split_name(name: Name<'_>) -> Option<(&str, &str)> {
-    if !name.simple {
-        return split_qname(name.text);
-    }
-    let starts_ncname =
-        |s: &str| matches!(s.as_bytes().first(), Some(b'A'..=b'Z' | b'a'..=b'z' | b'_'));
-    match name.colon {
-        Some(i) => {
-            let (prefix, local) = (name.text.get(..i)?, name.text.get(i + 1..)?);
-            (starts_ncname(prefix) && starts_ncname(local)).then_some((prefix, local))
-        }
-        None => starts_ncname(name.text).then_some(("", name.text)),
-    }
-}
-
-/// The reference QName check: any name, in full.
-pub(crate) fn split_qname(name: &str) -> Option<(&str, &str)> {
-    match name.split_once(':') {
-        Some((p, l)) if text::is_ncname(p) && text::is_ncname(l) => Some((p, l)),
-        Some(_) => None,
-        None if text::is_ncname(name) => Some(("", name)),
-        None => None,
-    }
 }
 
 /// The XML declaration: `version` first and 1.0 or 1.1; an `encoding`, if

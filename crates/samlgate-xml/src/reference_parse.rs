@@ -33,7 +33,7 @@ pub(crate) fn parse_with_quick_xml<'a>(
     let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
     let text = std::str::from_utf8(input)
         .map_err(|e| XmlError::malformed("input is not valid utf-8", e.valid_up_to()))?;
-    if let Some(pos) = crate::parse::find_forbidden_character(input) {
+    if let Some(pos) = crate::scan::find_forbidden_character(input) {
         return Err(XmlError::malformed(
             "control character or non-character not allowed in xml",
             pos,

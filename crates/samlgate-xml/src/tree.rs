@@ -235,7 +235,7 @@ impl<'a> Document<'a> {
         // the (short) local name first, without a `memcmp` call.
         self.node(id).is_some_and(|n| {
             n.kind == NodeKind::Element
-                && crate::lexer::same_bytes(n.local.as_bytes(), local.as_bytes())
+                && crate::scan::same_bytes(n.local.as_bytes(), local.as_bytes())
                 && self.ns_uri(n.ns) == Some(namespace)
         })
     }
@@ -344,7 +344,7 @@ impl<'a> Document<'a> {
             .get(n.attrs_start as usize..n.attrs_end as usize)?
             .iter()
             .find(|a| {
-                a.ns == NO_NS && crate::lexer::same_bytes(a.local.as_bytes(), local.as_bytes())
+                a.ns == NO_NS && crate::scan::same_bytes(a.local.as_bytes(), local.as_bytes())
             })
             .map(|a| a.value.as_ref())
     }
@@ -358,7 +358,7 @@ impl<'a> Document<'a> {
         self.attrs
             .iter()
             .filter(move |a| {
-                a.ns == NO_NS && crate::lexer::same_bytes(a.local.as_bytes(), local.as_bytes())
+                a.ns == NO_NS && crate::scan::same_bytes(a.local.as_bytes(), local.as_bytes())
             })
             .map(|a| a.value.as_ref())
     }
