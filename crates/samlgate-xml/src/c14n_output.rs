@@ -4,7 +4,10 @@
 use std::io::{self, Write};
 use std::ops::Range;
 
-const BUFFER: usize = 8192;
+/// The buffer lives in the `Output` (on the stack): no allocation per
+/// canonicalization, and no large one (which in glibc's malloc also sweeps
+/// the freed small blocks).
+const BUFFER: usize = 2048;
 /// Copied input spans at least this long skip the buffer and go straight
 /// to the writer (after whatever is buffered before them).
 const DIRECT: usize = 256;
@@ -15,7 +18,9 @@ const DIRECT: usize = 256;
 /// [`Output::copy`], and `put` first emits the pending span, so the output
 /// is always in the order the pieces were produced.
 pub(crate) struct Output<'i, W: Write> {
-    buf: Vec<u8>,
+    buf: [u8; BUFFER],
+    /// How much of `buf` is filled.
+    len: usize,
     inner: W,
     input: &'i [u8],
     /// Input bytes to be written next, not yet written.
@@ -28,7 +33,8 @@ impl<'i, W: Write> Output<'i, W> {
     /// Writes into `inner`; copied spans index `input`.
     pub(crate) fn new(inner: W, input: &'i [u8]) -> Self {
         Output {
-            buf: Vec::new(),
+            buf: [0; BUFFER],
+            len: 0,
             inner,
             input,
             pending: 0..0,
@@ -51,15 +57,25 @@ impl<'i, W: Write> Output<'i, W> {
 
     #[inline]
     fn buffer(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if self.buf.capacity() == 0 {
-            self.buf.reserve(BUFFER);
+        if self.len + bytes.len() > BUFFER {
+            self.write_buffered()?;
+            if bytes.len() > BUFFER {
+                return self.inner.write_all(bytes);
+            }
         }
-        self.buf.extend_from_slice(bytes);
-        if self.buf.len() >= BUFFER {
-            self.inner.write_all(&self.buf)?;
-            self.buf.clear();
+        if let Some(free) = self.buf.get_mut(self.len..self.len + bytes.len()) {
+            free.copy_from_slice(bytes);
+            self.len += bytes.len();
         }
         Ok(())
+    }
+
+    fn write_buffered(&mut self) -> io::Result<()> {
+        let filled = std::mem::replace(&mut self.len, 0);
+        match self.buf.get(..filled) {
+            Some(bytes) if !bytes.is_empty() => self.inner.write_all(bytes),
+            _ => Ok(()),
+        }
     }
 
     /// Writes `input[span]`, merged with the pending span when adjacent.
@@ -85,19 +101,13 @@ impl<'i, W: Write> Output<'i, W> {
         if bytes.len() < DIRECT {
             return self.buffer(bytes);
         }
-        if !self.buf.is_empty() {
-            self.inner.write_all(&self.buf)?;
-            self.buf.clear();
-        }
+        self.write_buffered()?;
         self.inner.write_all(bytes)
     }
 
     pub(crate) fn flush(&mut self) -> io::Result<()> {
         self.emit_pending()?;
-        if !self.buf.is_empty() {
-            self.inner.write_all(&self.buf)?;
-            self.buf.clear();
-        }
+        self.write_buffered()?;
         self.inner.flush()
     }
 }

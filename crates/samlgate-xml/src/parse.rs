@@ -76,9 +76,11 @@ impl<'a, 'l> Parser<'a, 'l> {
                 top_level: Vec::new(),
                 root: NONE,
             },
-            stack: Vec::with_capacity(limits.max_depth.min(64)),
+            // Small requests (grown if the document is deeper): a large one
+            // costs glibc's malloc a sweep of its freed small blocks.
+            stack: Vec::with_capacity(16),
             scope: vec![("xml", XML_NS_DECL)],
-            scope_marks: Vec::with_capacity(limits.max_depth.min(64)),
+            scope_marks: Vec::with_capacity(16),
             seen_root: false,
         }
     }
