@@ -338,7 +338,9 @@ fn check_status(doc: &Document<'_>, root: NodeId) -> Result<(), SamlError> {
 }
 
 fn is_assertion_element(doc: &Document<'_>, n: NodeId) -> bool {
-    doc.is(n, ASSERTION, "Assertion") || doc.is(n, ASSERTION, "EncryptedAssertion")
+    // Runs for every element: the (short) local name first.
+    matches!(doc.local_name(n), "Assertion" | "EncryptedAssertion")
+        && doc.namespace(n) == Some(ASSERTION)
 }
 
 /// Exactly one Assertion or EncryptedAssertion in the whole document, and it
