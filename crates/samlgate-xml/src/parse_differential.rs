@@ -265,6 +265,56 @@ fn lexer_agrees_with_quick_xml_on_mutations() {
     );
 }
 
+/// The same mutations, for canonicalization: on every mutant that parses,
+/// the fast path must give the piecewise path's bytes (exclusive with and
+/// without a prefix list, inclusive 1.0; the whole document and every
+/// element up to 24, each also with its first child element left out). Mutations break canonical layouts in every way the lexer can
+/// see, so this exercises the copy conditions far beyond the fixtures.
+#[test]
+fn c14n_fast_path_agrees_on_mutations() {
+    use crate::fuzzing::canonicalize_piecewise_to_vec;
+    use crate::{canonicalize_to_vec, C14nMethod, C14nOptions};
+    let mut rng = Rng(0x0C14_0FA5_7B17_E5ED);
+    let (mut compared, mut failures) = (0usize, Vec::new());
+    let prefixes = ["#default", "saml", "ds", "xs"];
+    for file in corpus_files() {
+        let original = read_corpus_file(&file);
+        for round in 0..8 {
+            let input = mutate(&mut rng, &original);
+            let Ok(doc) = Document::parse(&input, &Limits::default()) else {
+                continue;
+            };
+            let apexes = std::iter::once(None).chain(doc.elements().take(24).map(Some));
+            for apex in apexes {
+                let firsts = [None, apex.and_then(|a| doc.child_elements(a).next())];
+                for (method, inclusive_prefixes, exclude) in [
+                    (C14nMethod::Exclusive, &[][..], firsts[0]),
+                    (C14nMethod::Exclusive, &prefixes[..], firsts[1]),
+                    (C14nMethod::Inclusive10, &[][..], firsts[1]),
+                ] {
+                    let options = C14nOptions {
+                        method,
+                        with_comments: false,
+                        inclusive_prefixes,
+                        exclude,
+                    };
+                    compared += 1;
+                    let fast = canonicalize_to_vec(&doc, apex, &options);
+                    if fast != canonicalize_piecewise_to_vec(&doc, apex, &options) {
+                        failures.push(format!(
+                            "{} mutation {round}, {method:?} at {apex:?}\n  input: {}",
+                            file.display(),
+                            String::from_utf8_lossy(&input).escape_debug()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(compared > 100_000, "only {compared} canonicalizations");
+}
+
 #[test]
 fn known_stricter_shapes_are_refused_by_the_lexer_only() {
     for input in [
