@@ -75,7 +75,7 @@ fn not_alphanumeric(w: u64) -> u64 {
 /// characters, `:`, any non-ASCII byte), with its first colon and whether
 /// it is "simple" (see [`Name`]). Eight bytes at a time while they are
 /// letters and digits (most of every name), one at a time otherwise.
-#[inline(never)]
+#[inline(always)]
 pub(crate) fn scan_name(bytes: &[u8]) -> NameShape {
     let (mut len, mut colon, mut simple) = (0, None, true);
     loop {
@@ -174,7 +174,7 @@ const NAME_CLASS: [u8; 256] = {
 /// Splits a qualified name into prefix ("" when none) and local part, or
 /// None when it is not a valid QName (two NCNames around one colon, or one
 /// NCName). The scan's shape spares the full check for ASCII names.
-#[inline]
+#[inline(always)]
 pub(crate) fn split_name(name: Name<'_>) -> Option<(&str, &str)> {
     if !name.simple {
         return split_qname(name.text);
