@@ -7,14 +7,16 @@
 //! It replaces quick-xml's reader plus its attribute iterator, which walked
 //! each start tag twice (once to find its end, once for the attributes):
 //! here a start tag is read once, attribute by attribute, and the facts
-//! canonicalization needs (is the tag written exactly as c14n would write
-//! it?) fall out of the same pass. Where XML leaves no choice the grammar is
-//! XML 1.0's; where quick-xml 0.37 decided an edge (what a DOCTYPE or a
-//! comment ends at), this does the same, so that verdicts and reason codes
-//! do not change (`parse_differential` in `tests.rs` compares the two on
-//! every corpus document and thousands of mutations of them). It is
-//! stricter than quick-xml in two places, both ill-formed XML: attributes
-//! not separated by whitespace (`a="1"b="2"`), and a second byte-order mark.
+//! canonicalization needs (is this attribute written exactly ` name="value"`,
+//! this end tag exactly `</name>`?) fall out of the same pass. Where XML
+//! leaves no choice the grammar is XML 1.0's; where quick-xml 0.37 decided
+//! an edge (what a DOCTYPE or a comment ends at), this does the same, so
+//! that verdicts and reason codes do not change (`parse_differential.rs`
+//! compares the two on every corpus document and thousands of mutations of
+//! them). It is stricter than quick-xml in three places, all ill-formed
+//! XML: attributes not separated by whitespace (`a="1"b="2"`), a second
+//! byte-order mark, and XML-declaration pseudo-attributes not written
+//! `S name Eq value`.
 
 use memchr::{memchr, memchr2_iter, memchr3, memmem};
 
@@ -80,13 +82,8 @@ pub(crate) enum TagItem<'a> {
         /// around `=`, double quotes.
         exact: bool,
     },
-    /// `>`, or `/>` when `empty`; `end` is one past it. `exact` when no
-    /// whitespace precedes it.
-    End {
-        empty: bool,
-        end: usize,
-        exact: bool,
-    },
+    /// `>`, or `/>` when `empty`; `end` is one past it.
+    End { empty: bool, end: usize },
 }
 
 /// A run of name bytes as scanned (maybe empty, maybe invalid), with what
@@ -192,7 +189,6 @@ impl<'a> Lexer<'a> {
                 Ok(TagItem::End {
                     empty: false,
                     end: self.pos,
-                    exact: space == 0,
                 })
             }
             Some(b'/') if self.byte(self.pos + 1) == Some(b'>') => {
@@ -200,7 +196,6 @@ impl<'a> Lexer<'a> {
                 Ok(TagItem::End {
                     empty: true,
                     end: self.pos,
-                    exact: space == 0,
                 })
             }
             Some(b'/') => Err(XmlError::malformed("expected '>' after '/'", self.pos)),

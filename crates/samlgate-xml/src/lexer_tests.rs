@@ -27,7 +27,7 @@ fn exactness_follows_the_canonical_layout() {
     assert!(t[1].contains("exact: true"), "{t:?}");
     assert!(t[2].contains("exact: false"), "{t:?}");
     assert!(t[3].contains("exact: false"), "{t:?}");
-    assert!(t[4].contains("End { empty: false") && t[4].contains("exact: false"));
+    assert!(t[4].contains("End { empty: false"), "{t:?}");
     assert!(t[6].contains("EndTag") && t[6].contains("exact: false"));
     assert!(t[8].contains("empty: true"), "{t:?}");
 }

@@ -271,7 +271,7 @@ impl<'a, 'l> Parser<'a, 'l> {
         let mut count = 0usize;
         let (end, empty) = loop {
             let (name, raw, plain, item, exact) = match lexer.tag_item()? {
-                TagItem::End { empty, end, .. } => break (end, empty),
+                TagItem::End { empty, end } => break (end, empty),
                 TagItem::Attribute {
                     name,
                     value,
