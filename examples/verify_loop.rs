@@ -53,6 +53,7 @@ fn main() {
         .map(|line| {
             decode_input(line.as_bytes(), limits.max_document_bytes)
                 .unwrap_or_else(|e| fail(&e.to_string()))
+                .into_owned()
         })
         .collect();
     if documents.is_empty() {

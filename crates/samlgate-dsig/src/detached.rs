@@ -4,6 +4,7 @@
 //! verification; a narrower algorithm list.
 
 use crate::algorithms::{short, KeyType};
+use crate::digest::SignedData;
 use crate::verify::{check_key_strength, verify_value};
 use crate::{AlgorithmPolicy, DigestAlgorithm, DsigError, SignatureAlgorithm, TrustedKeys};
 
@@ -66,8 +67,10 @@ pub fn verify_detached(
     if signature.is_empty() {
         return Err(DsigError::SignatureInvalid);
     }
+    // The query string is short and verified once: no digest fast path.
+    let signed = SignedData::Bytes(data.to_vec());
     for key in keys.iter() {
-        if verify_value(key, algorithm, data, signature) {
+        if verify_value(key, algorithm, &signed, signature) {
             check_key_strength(key, policy)?;
             return Ok(DetachedVerified {
                 key_fingerprint: key.fingerprint(),

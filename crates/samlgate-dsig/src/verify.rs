@@ -10,12 +10,12 @@
 
 use openssl::bn::BigNum;
 use openssl::ecdsa::EcdsaSig;
-use openssl::hash::Hasher;
 use openssl::pkey::Id;
 use openssl::sign::Verifier;
 use samlgate_xml::{canonicalize, C14nMethod, C14nOptions, Document, NodeId};
 
 use crate::algorithms::{c14n_from_uri, short, KeyType, ENVELOPED, EXC_C14N};
+use crate::digest::{Digester, SignedData};
 use crate::{
     decode_base64_text, AlgorithmPolicy, DigestAlgorithm, DsigError, SignatureAlgorithm,
     TrustedKey, TrustedKeys, DSIG_NS,
@@ -360,21 +360,32 @@ pub fn verify_enveloped(
     let reference = reference_parts(doc, info.reference, parent, policy)?;
 
     // The digest of the referenced element, canonicalized into the hasher.
-    let mut hasher = Hasher::new(reference.digest.message_digest())
-        .map_err(|e| DsigError::Unsupported(e.to_string()))?;
+    let mut hasher = Digester::new(reference.digest)?;
     reference
         .c14n
         .run(doc, parent, Some(signature), &mut hasher)?;
-    let digest = hasher.finish().map_err(|_| DsigError::DigestMismatch)?;
+    let digest = hasher.finish()?;
     if digest.len() != reference.digest_value.len()
         || !openssl::memcmp::eq(&digest, &reference.digest_value)
     {
         return Err(DsigError::DigestMismatch);
     }
 
-    let mut signed_info = Vec::with_capacity(1024);
-    info.c14n
-        .run(doc, parts.signed_info, None, &mut signed_info)?;
+    // rsa-sha256 needs only the SHA-256 of the canonical SignedInfo:
+    // streamed into the hash, never buffered.
+    let signed_info =
+        if info.algorithm == SignatureAlgorithm::RSA_SHA256 {
+            let mut sha = Digester::Sha256(openssl::sha::Sha256::new());
+            info.c14n.run(doc, parts.signed_info, None, &mut sha)?;
+            let digest = sha.finish()?;
+            SignedData::Sha256(<[u8; 32]>::try_from(digest.as_slice()).map_err(|_| {
+                DsigError::Unsupported("sha-256 digest of unexpected length".into())
+            })?)
+        } else {
+            let mut bytes = Vec::with_capacity(1024);
+            info.c14n.run(doc, parts.signed_info, None, &mut bytes)?;
+            SignedData::Bytes(bytes)
+        };
     let signature_value = decode_base64_text(&doc.text_content(parts.signature_value))
         .filter(|v| !v.is_empty())
         .ok_or(DsigError::SignatureInvalid)?;
@@ -415,10 +426,16 @@ pub fn verify_enveloped(
 pub(crate) fn verify_value(
     key: &TrustedKey,
     algorithm: SignatureAlgorithm,
-    data: &[u8],
+    signed: &SignedData,
     value: &[u8],
 ) -> bool {
     let pkey = key.public_key();
+    let data = match signed {
+        // The common case, on a context the key keeps for reuse (false for
+        // a key that is not RSA).
+        SignedData::Sha256(digest) => return key.verify_rsa_sha256(digest, value),
+        SignedData::Bytes(data) => data,
+    };
     let md = algorithm.digest.message_digest();
     let der;
     let value = match (algorithm.key_type, pkey.id()) {

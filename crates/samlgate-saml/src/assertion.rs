@@ -166,7 +166,10 @@ pub(crate) fn extract(
                 .children_named(attr, ASSERTION, "AttributeValue")
                 .map(|v| doc.text_content(v).into_owned())
                 .collect();
-            match attributes.iter_mut().find(|(n, _)| n == name) {
+            // Names are URIs that share long prefixes: compare from the end.
+            let same_name =
+                |n: &str| n.len() == name.len() && n.bytes().rev().eq(name.bytes().rev());
+            match attributes.iter_mut().find(|(n, _)| same_name(n)) {
                 Some((_, existing)) => existing.extend(values),
                 None => attributes.push((name.to_owned(), values)),
             }

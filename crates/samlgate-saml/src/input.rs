@@ -1,15 +1,17 @@
 //! Input detection: raw XML, or the base64 SAMLResponse form value.
 
+use std::borrow::Cow;
+
 use samlgate_xml::Reason;
 
 use crate::error::fail;
 use crate::SamlError;
 
 /// Turns what a user handed us into XML bytes: raw XML when it starts with
-/// `<` after an optional BOM and whitespace, otherwise base64 with
-/// whitespace ignored. The decoded size is bounded by `max_bytes`
-/// (`too_large`), checked before decoding allocates.
-pub fn decode_input(data: &[u8], max_bytes: usize) -> Result<Vec<u8>, SamlError> {
+/// `<` after an optional BOM and whitespace (borrowed from `data`, not
+/// copied), otherwise base64 with whitespace ignored. The decoded size is
+/// bounded by `max_bytes` (`too_large`), checked before decoding allocates.
+pub fn decode_input(data: &[u8], max_bytes: usize) -> Result<Cow<'_, [u8]>, SamlError> {
     let body = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
     let start = body
         .iter()
@@ -24,7 +26,7 @@ pub fn decode_input(data: &[u8], max_bytes: usize) -> Result<Vec<u8>, SamlError>
         }
         // The form value may carry whitespace (and a BOM) before the XML
         // declaration; the document proper starts at the first `<`.
-        return Ok(body.get(start..).unwrap_or(&[]).to_vec());
+        return Ok(Cow::Borrowed(body.get(start..).unwrap_or(&[])));
     }
     // The common case (a form value, or a file without line breaks) has no
     // whitespace: decode it in place, without the filtering copy.
@@ -38,7 +40,7 @@ pub fn decode_input(data: &[u8], max_bytes: usize) -> Result<Vec<u8>, SamlError>
         if body.is_empty() {
             return fail(Reason::MalformedInput, "input is empty");
         }
-        return finish_base64(body, max_bytes);
+        return finish_base64(body, max_bytes).map(Cow::Owned);
     }
     let significant = body.iter().filter(|b| !b.is_ascii_whitespace()).count();
     if significant / 4 * 3 > max_bytes + 3 {
@@ -52,7 +54,7 @@ pub fn decode_input(data: &[u8], max_bytes: usize) -> Result<Vec<u8>, SamlError>
     if compact.is_empty() {
         return fail(Reason::MalformedInput, "input is empty");
     }
-    finish_base64(&compact, max_bytes)
+    finish_base64(&compact, max_bytes).map(Cow::Owned)
 }
 
 /// True when `bytes` holds an ASCII whitespace byte. Runs over every
@@ -178,5 +180,7 @@ mod tests {
             .collect();
         assert_eq!(decode_input(b64.as_bytes(), 1 << 20).unwrap(), xml);
         assert_eq!(decode_input(&wrapped, 1 << 20).unwrap(), xml);
+        let raw = [b"\xEF\xBB\xBF \n".as_slice(), &xml].concat();
+        assert!(matches!(decode_input(&raw, 1 << 20).unwrap(), Cow::Borrowed(x) if x == xml));
     }
 }

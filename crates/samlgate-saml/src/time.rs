@@ -26,12 +26,13 @@ impl Instant {
     /// whitespace, no lower-case `t`/`z`.
     pub fn parse(s: &str) -> Option<Self> {
         let b = s.as_bytes();
+        // At most four ASCII digits: folded by hand (a `str::parse` per
+        // field costs more than the rest of the parse).
         let num = |range: std::ops::Range<usize>| -> Option<i64> {
-            let part = b.get(range)?;
-            if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            std::str::from_utf8(part).ok()?.parse().ok()
+            let part = b.get(range).filter(|p| !p.is_empty())?;
+            part.iter().try_fold(0i64, |acc, d| {
+                d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
+            })
         };
         if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || b.get(10) != Some(&b'T') {
             return None;
@@ -232,4 +233,55 @@ pub fn parse_duration_seconds(s: &str) -> Option<u64> {
         add(time, &[('H', 3_600), ('M', 60), ('S', 1)])?;
     }
     Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Instant;
+
+    #[test]
+    fn datetime_parse_accepts_the_saml_forms_and_nothing_else() {
+        let ok = [
+            ("1970-01-01T00:00:00Z", 0),
+            ("2024-05-01T12:00:00Z", 1_714_564_800_000),
+            ("2024-05-01T12:00:00.5Z", 1_714_564_800_500),
+            ("2024-05-01T12:00:00.123456Z", 1_714_564_800_123),
+            ("2024-05-01T14:00:00+02:00", 1_714_564_800_000),
+            ("2024-05-01T10:00:00-02:00", 1_714_564_800_000),
+            ("2024-05-01T12:00:00", 1_714_564_800_000),
+            ("2024-02-29T00:00:00Z", 1_709_164_800_000),
+            ("9999-12-31T23:59:59Z", 253_402_300_799_000),
+        ];
+        for (text, millis) in ok {
+            assert_eq!(
+                Instant::parse(text),
+                Some(Instant::from_unix_millis(millis)),
+                "{text}"
+            );
+        }
+        for bad in [
+            "",
+            "2024-05-01",
+            "2024-05-01T12:00:00z",
+            "2024-05-01t12:00:00Z",
+            "2024-05-01T12:00:60Z",
+            "2024-05-01T24:00:00Z",
+            "2024-13-01T12:00:00Z",
+            "2023-02-29T12:00:00Z",
+            "0000-01-01T00:00:00Z",
+            "+024-05-01T12:00:00Z",
+            "2024-+5-01T12:00:00Z",
+            "2024-05-01T1 :00:00Z",
+            "2024-05-01T12:00:00.Z",
+            "2024-05-01T12:00:00+15:00",
+            "2024-05-01T12:00:00+02:60",
+            "2024-05-01T12:00:00+0200",
+            " 2024-05-01T12:00:00Z",
+            "2024-05-01T12:00:00Z ",
+            "2024-05-01T12:00:00ZZ",
+            "２０２４-05-01T12:00:00Z",
+        ] {
+            assert_eq!(Instant::parse(bad), None, "{bad:?}");
+        }
+    }
 }

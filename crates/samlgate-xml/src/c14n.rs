@@ -3,10 +3,27 @@
 //! one element (optionally minus one excluded subtree: the enveloped
 //! signature). Output streams into any writer through a small buffer, so a
 //! hasher sees large updates and no intermediate document is built.
+//!
+//! Where the input is already canonical, its bytes are passed on instead of
+//! being rebuilt. Canonicalization decides, as always, what to write and in
+//! which order: which namespace declarations an element renders, its
+//! attributes sorted, its text escaped. But each piece whose canonical form
+//! the parser saw written verbatim in the input is copied from there: the
+//! `<qname` of a start tag; a declaration or attribute written exactly
+//! ` name="value"` with a value that needs no escaping (`item` of
+//! [`NamespaceDecl`](crate::NamespaceDecl) and of attributes); an end tag
+//! written `</qname>` ([`RAW_END`]); text with nothing to escape
+//! ([`RAW_TEXT`]). Adjacent copies merge into one span, so a signed subtree
+//! that needs little rewriting reaches the hasher in a few large slices of
+//! the input. With copying off (`canonicalize_piecewise`) the same code
+//! writes every piece itself: the reference of the differential tests
+//! (`tests/c14n_fast_path.rs`, the `c14n` fuzz target).
 
 use std::io::{self, Write};
 
-use crate::tree::{Document, NodeId, NodeKind, NONE};
+use crate::c14n_output::Output;
+use crate::scan::same_bytes;
+use crate::tree::{Attribute, Document, NodeId, NodeKind, EMPTY_TAG, NONE, RAW_END, RAW_TEXT};
 use crate::XML_NAMESPACE;
 
 /// Which canonicalization algorithm to apply.
@@ -54,13 +71,44 @@ pub fn canonicalize<W: Write>(
     options: &C14nOptions<'_>,
     out: W,
 ) -> io::Result<()> {
+    run(doc, apex, options, out, true).map(|_| ())
+}
+
+/// The canonicalizer without the verbatim-copy fast path: every byte is
+/// written piece by piece from the tree. The reference for the
+/// differential tests.
+pub(crate) fn canonicalize_piecewise<W: Write>(
+    doc: &Document<'_>,
+    apex: Option<NodeId>,
+    options: &C14nOptions<'_>,
+    out: W,
+) -> io::Result<()> {
+    run(doc, apex, options, out, false).map(|_| ())
+}
+
+/// Canonicalizes into `out` with the fast path and returns how many of the
+/// bytes written were copied from the input (for tests).
+pub(crate) fn canonicalize_counting_copies<W: Write>(
+    doc: &Document<'_>,
+    apex: Option<NodeId>,
+    options: &C14nOptions<'_>,
+    out: W,
+) -> io::Result<usize> {
+    run(doc, apex, options, out, true)
+}
+
+fn run<W: Write>(
+    doc: &Document<'_>,
+    apex: Option<NodeId>,
+    options: &C14nOptions<'_>,
+    out: W,
+    copy_verbatim: bool,
+) -> io::Result<usize> {
     let mut c = Canonicalizer {
         doc,
         options,
-        out: Buffered {
-            buf: Vec::with_capacity(BUFFER),
-            inner: out,
-        },
+        copy_verbatim,
+        out: Output::new(out, doc.input.as_bytes()),
         rendered: Vec::with_capacity(16),
         marks: Vec::with_capacity(16),
         decl_scratch: Vec::with_capacity(8),
@@ -70,7 +118,8 @@ pub fn canonicalize<W: Write>(
         Some(apex) => c.subtree(apex)?,
         None => c.document()?,
     }
-    c.out.flush()
+    c.out.flush()?;
+    Ok(c.out.copied())
 }
 
 /// Canonicalizes into a new vector.
@@ -85,51 +134,29 @@ pub fn canonicalize_to_vec(
     v
 }
 
-const BUFFER: usize = 8192;
-
-struct Buffered<W: Write> {
-    buf: Vec<u8>,
-    inner: W,
-}
-
-impl<W: Write> Buffered<W> {
-    #[inline]
-    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.buf.extend_from_slice(bytes);
-        if self.buf.len() >= BUFFER {
-            self.inner.write_all(&self.buf)?;
-            self.buf.clear();
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        if !self.buf.is_empty() {
-            self.inner.write_all(&self.buf)?;
-            self.buf.clear();
-        }
-        self.inner.flush()
-    }
-}
-
 struct Canonicalizer<'d, 'a, 'o, 'p, W: Write> {
     doc: &'d Document<'a>,
     options: &'o C14nOptions<'p>,
-    out: Buffered<W>,
+    /// Copy input spans the parser flagged as canonical (off only for the
+    /// differential tests' reference output).
+    copy_verbatim: bool,
+    out: Output<'a, W>,
     /// Namespace declarations rendered by open output elements.
     rendered: Vec<(&'d str, &'d str)>,
     /// Length of `rendered` before each open element.
     marks: Vec<usize>,
     /// Reused per start tag, so that canonicalizing allocates only once.
     decl_scratch: Vec<(&'d str, &'d str)>,
-    attr_scratch: Vec<OutAttr<'d>>,
+    attr_scratch: Vec<OutAttr<'d, 'a>>,
 }
 
-struct OutAttr<'d> {
+struct OutAttr<'d, 'a> {
+    /// The namespace URI ("" for none), the first sort key.
     ns: &'d str,
-    local: &'d str,
-    prefix: &'d str,
-    value: &'d str,
+    attr: &'d Attribute<'a>,
+    /// An attribute of an ancestor (inherited by an inclusive apex): always
+    /// written, never copied.
+    inherited: bool,
 }
 
 impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
@@ -213,6 +240,10 @@ impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
             return Ok(());
         };
         match n.kind {
+            NodeKind::Text if self.copy_verbatim && n.flags & RAW_TEXT != 0 => {
+                // The text is its own canonical form (see RAW_TEXT).
+                self.out.copy(n.span_start as usize..n.span_end as usize)
+            }
             NodeKind::Text => escape_text(&mut self.out, &n.text),
             NodeKind::Comment if self.options.with_comments => {
                 self.out.put(b"<!--")?;
@@ -241,11 +272,19 @@ impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
     }
 
     fn end_tag(&mut self, id: NodeId) -> io::Result<()> {
-        let doc = self.doc;
-        let (prefix, local) = (doc.prefix(id), doc.local_name(id));
-        self.out.put(b"</")?;
-        self.write_qname(prefix, local)?;
-        self.out.put(b">")?;
+        let doc: &'d Document<'a> = self.doc;
+        if let Some(n) = doc.node(id) {
+            if self.copy_verbatim && n.flags & RAW_END != 0 {
+                // The input ends the element with exactly `</qname>`.
+                let end = n.span_end as usize;
+                let len = n.prefix.len() + usize::from(!n.prefix.is_empty()) + n.local.len() + 3;
+                self.out.copy(end.saturating_sub(len)..end)?;
+            } else {
+                self.out.put(b"</")?;
+                self.write_qname(n.prefix, n.local)?;
+                self.out.put(b">")?;
+            }
+        }
         if let Some(mark) = self.marks.pop() {
             self.rendered.truncate(mark);
         }
@@ -334,11 +373,10 @@ impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
                 .get(n.attrs_start as usize..n.attrs_end as usize)
                 .unwrap_or(&[])
                 .iter()
-                .map(|a| OutAttr {
-                    ns: doc.ns_uri(a.ns).unwrap_or(""),
-                    local: a.local,
-                    prefix: a.prefix,
-                    value: a.value.as_ref(),
+                .map(|attr| OutAttr {
+                    ns: doc.ns_uri(attr.ns).unwrap_or(""),
+                    attr,
+                    inherited: false,
                 }),
         );
         if is_apex && self.options.method != C14nMethod::Exclusive {
@@ -351,61 +389,100 @@ impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
         }
 
         self.marks.push(self.rendered.len());
-        self.out.put(b"<")?;
-        self.write_qname(n.prefix, n.local)?;
+        let copy = self.copy_verbatim;
+        // `<qname`: the parser's start tags always begin so.
+        if copy {
+            let start = n.span_start as usize;
+            let len = n.prefix.len() + usize::from(!n.prefix.is_empty()) + n.local.len();
+            self.out.copy(start..start + 1 + len)?;
+        } else {
+            self.out.put(b"<")?;
+            self.write_qname(n.prefix, n.local)?;
+        }
         for &(prefix, uri) in &decls {
-            if prefix.is_empty() {
-                self.out.put(b" xmlns=\"")?;
+            // A rendered declaration that this tag carries is the innermost
+            // binding of its prefix, so it is the written one with this
+            // prefix and URI; one that comes from an ancestor is not.
+            let written = doc
+                .namespace_decls(id)
+                .iter()
+                .find(|w| same_str(w.prefix, prefix) && same_str(&w.uri, uri))
+                .map_or(0..0, |w| w.item.0 as usize..w.item.1 as usize);
+            if copy && !written.is_empty() {
+                self.out.copy(written)?;
             } else {
-                self.out.put(b" xmlns:")?;
-                self.out.put(prefix.as_bytes())?;
-                self.out.put(b"=\"")?;
+                self.write_declaration(prefix, uri)?;
             }
-            escape_attr(&mut self.out, uri)?;
-            self.out.put(b"\"")?;
             self.rendered.push((prefix, uri));
         }
         for a in &attrs {
-            self.out.put(b" ")?;
-            self.write_qname(a.prefix, a.local)?;
-            self.out.put(b"=\"")?;
-            escape_attr(&mut self.out, a.value)?;
-            self.out.put(b"\"")?;
+            // Written exactly ` qname="value"` with nothing to escape.
+            let (from, to) = (a.attr.item.0 as usize, a.attr.item.1 as usize);
+            if copy && from < to && !a.inherited {
+                self.out.copy(from..to)?;
+            } else {
+                self.out.put(b" ")?;
+                self.write_qname(a.attr.prefix, a.attr.local)?;
+                self.out.put(b"=\"")?;
+                escape_attr(&mut self.out, &a.attr.value)?;
+                self.out.put(b"\"")?;
+            }
         }
         self.decl_scratch = decls;
         self.attr_scratch = attrs;
-        self.out.put(b">")
+        if copy && n.flags & EMPTY_TAG == 0 {
+            // A start tag that is not `/>` ends with this `>`.
+            let end = n.start_tag_end as usize;
+            self.out.copy(end.saturating_sub(1)..end)
+        } else {
+            self.out.put(b">")
+        }
+    }
+
+    fn write_declaration(&mut self, prefix: &str, uri: &str) -> io::Result<()> {
+        if prefix.is_empty() {
+            self.out.put(b" xmlns=\"")?;
+        } else {
+            self.out.put(b" xmlns:")?;
+            self.out.put(prefix.as_bytes())?;
+            self.out.put(b"=\"")?;
+        }
+        escape_attr(&mut self.out, uri)?;
+        self.out.put(b"\"")
     }
 
     /// Canonical XML applied to a document subset copies the `xml:*`
     /// attributes of omitted ancestors onto the apex (1.1 only `xml:lang`
     /// and `xml:space`; its `xml:base` fix-up is not implemented, so
     /// `xml:base` is not inherited there).
-    fn inherit_xml_attributes(&self, id: NodeId, attrs: &mut Vec<OutAttr<'d>>) {
+    fn inherit_xml_attributes(&self, id: NodeId, attrs: &mut Vec<OutAttr<'d, 'a>>) {
         let doc: &'d Document<'a> = self.doc;
         let mut cur = doc.parent(id);
         while let Some(c) = cur {
-            for a in doc.attributes(c) {
-                if a.namespace() != Some(XML_NAMESPACE) {
+            let own = doc
+                .node(c)
+                .map_or(0..0, |n| n.attrs_start as usize..n.attrs_end as usize);
+            for attr in doc.attrs.get(own).unwrap_or(&[]) {
+                // The xml prefix is bound to XML_NAMESPACE and to nothing
+                // else (the parser refuses any other binding of either).
+                if doc.ns_uri(attr.ns) != Some(XML_NAMESPACE) {
                     continue;
                 }
-                let local = a.local_name();
                 if self.options.method == C14nMethod::Inclusive11
-                    && !matches!(local, "lang" | "space")
+                    && !matches!(attr.local, "lang" | "space")
                 {
                     continue;
                 }
                 if attrs
                     .iter()
-                    .any(|x| x.ns == XML_NAMESPACE && x.local == local)
+                    .any(|x| x.ns == XML_NAMESPACE && x.attr.local == attr.local)
                 {
                     continue;
                 }
                 attrs.push(OutAttr {
                     ns: XML_NAMESPACE,
-                    local,
-                    prefix: "xml",
-                    value: a.value(),
+                    attr,
+                    inherited: true,
                 });
             }
             cur = doc.parent(c);
@@ -414,21 +491,32 @@ impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
 }
 
 /// String equality that first tries identity: namespace URIs mostly come
-/// from the same declaration, so the byte comparison is usually skipped.
+/// from the same declaration, so the byte comparison is usually skipped,
+/// and when it is not, short names are compared without a `memcmp` call.
 #[inline]
 fn same_str(a: &str, b: &str) -> bool {
-    (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
+    (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || same_bytes(a.as_bytes(), b.as_bytes())
 }
 
 /// Canonical attribute order: namespace URI, then local name.
 #[inline]
-fn attribute_order(a: &OutAttr<'_>, b: &OutAttr<'_>) -> std::cmp::Ordering {
+fn attribute_order(a: &OutAttr<'_, '_>, b: &OutAttr<'_, '_>) -> std::cmp::Ordering {
     let by_ns = if same_str(a.ns, b.ns) {
         std::cmp::Ordering::Equal
     } else {
         a.ns.cmp(b.ns)
     };
-    by_ns.then_with(|| a.local.cmp(b.local))
+    by_ns.then_with(|| compare_bytes(a.attr.local.as_bytes(), b.attr.local.as_bytes()))
+}
+
+/// Lexicographic byte order, written out for short names (the slice
+/// `cmp` calls `memcmp`).
+#[inline]
+fn compare_bytes(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    a.iter()
+        .zip(b)
+        .find(|(x, y)| x != y)
+        .map_or_else(|| a.len().cmp(&b.len()), |(x, y)| x.cmp(y))
 }
 
 /// The in-scope binding of `prefix` at `id`, if any; for the default
@@ -448,7 +536,7 @@ fn in_scope<'d>(doc: &'d Document<'_>, id: NodeId, prefix: &str) -> Option<(&'d 
     }
 }
 
-fn escape_text<W: Write>(out: &mut Buffered<W>, s: &str) -> io::Result<()> {
+fn escape_text<W: Write>(out: &mut Output<'_, W>, s: &str) -> io::Result<()> {
     // Branch-free scan first (vectorized): most text needs no escaping.
     let plain = !s.bytes().fold(false, |acc, b| {
         acc | (b == b'&') | (b == b'<') | (b == b'>') | (b == b'\r')
@@ -465,7 +553,7 @@ fn escape_text<W: Write>(out: &mut Buffered<W>, s: &str) -> io::Result<()> {
     })
 }
 
-fn escape_attr<W: Write>(out: &mut Buffered<W>, s: &str) -> io::Result<()> {
+fn escape_attr<W: Write>(out: &mut Output<'_, W>, s: &str) -> io::Result<()> {
     let plain = !s.bytes().fold(false, |acc, b| {
         acc | (b == b'&') | (b == b'<') | (b == b'"') | (b < 0x20)
     });
@@ -485,7 +573,7 @@ fn escape_attr<W: Write>(out: &mut Buffered<W>, s: &str) -> io::Result<()> {
 
 #[inline]
 fn escape<W: Write>(
-    out: &mut Buffered<W>,
+    out: &mut Output<'_, W>,
     s: &str,
     replacement: impl Fn(u8) -> Option<&'static [u8]>,
 ) -> io::Result<()> {

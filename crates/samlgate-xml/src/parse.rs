@@ -1,12 +1,16 @@
-//! Building a [`Document`] from bytes with quick-xml, under [`Limits`].
+//! Building a [`Document`] from bytes, under [`Limits`]: the tokens of
+//! `lexer.rs` become an arena of nodes, with names checked, namespaces
+//! resolved and references expanded on the way.
 
 use std::borrow::Cow;
 
-use quick_xml::events::{BytesStart, Event};
-use quick_xml::Reader;
-
+use crate::lexer::{self, Lexer, Name, TagItem, Token};
+use crate::scan::{same_bytes, scan_characters, split_name, Scan};
 use crate::text::{self, DecodeError};
-use crate::tree::{Attribute, Document, NamespaceDecl, Node, NodeKind, NONE, NO_NS, XML_NS_DECL};
+use crate::tree::{
+    Attribute, Document, NamespaceDecl, Node, NodeKind, EMPTY_TAG, NONE, NO_NS, RAW_END, RAW_TEXT,
+    XML_NS_DECL,
+};
 use crate::{Limits, XmlError, XML_NAMESPACE};
 
 const XMLNS_NAMESPACE: &str = "http://www.w3.org/2000/xmlns/";
@@ -27,13 +31,16 @@ impl<'a> Document<'a> {
         let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
         let text = std::str::from_utf8(input)
             .map_err(|e| XmlError::malformed("input is not valid utf-8", e.valid_up_to()))?;
-        if let Some(pos) = find_forbidden_character(input) {
-            return Err(XmlError::malformed(
-                "control character or non-character not allowed in xml",
-                pos,
-            ));
-        }
-        Parser::new(text, limits).run()
+        let line_controls = match scan_characters(input) {
+            Scan::Forbidden(pos) => {
+                return Err(XmlError::malformed(
+                    "control character or non-character not allowed in xml",
+                    pos,
+                ))
+            }
+            Scan::Clean { line_controls } => line_controls,
+        };
+        Parser::new(text, limits).run(line_controls)
     }
 }
 
@@ -41,8 +48,8 @@ struct Parser<'a, 'l> {
     input: &'a str,
     limits: &'l Limits,
     doc: Document<'a>,
-    /// Open elements.
-    stack: Vec<u32>,
+    /// Open elements, with their names as written.
+    stack: Vec<(u32, &'a str)>,
     /// In-scope prefix bindings: (prefix, declaration index), innermost last.
     scope: Vec<(&'a str, u32)>,
     /// Length of `scope` when each open element was entered.
@@ -56,105 +63,112 @@ impl<'a, 'l> Parser<'a, 'l> {
         decls.push(NamespaceDecl {
             prefix: "xml",
             uri: Cow::Borrowed(XML_NAMESPACE),
+            item: (0, 0),
         });
         Parser {
             input,
             limits,
             doc: Document {
+                input,
                 nodes: Vec::with_capacity(input.len() / 24 + 4),
                 attrs: Vec::with_capacity(input.len() / 64 + 4),
                 decls,
                 top_level: Vec::new(),
                 root: NONE,
             },
-            stack: Vec::with_capacity(limits.max_depth.min(64)),
+            // Small requests (grown if the document is deeper): a large one
+            // costs glibc's malloc a sweep of its freed small blocks.
+            stack: Vec::with_capacity(16),
             scope: vec![("xml", XML_NS_DECL)],
-            scope_marks: Vec::with_capacity(limits.max_depth.min(64)),
+            scope_marks: Vec::with_capacity(16),
             seen_root: false,
         }
     }
 
-    /// Maps a slice that quick-xml handed out back to the input string.
-    fn sub(&self, bytes: &[u8], at: usize) -> Result<&'a str, XmlError> {
-        let base = self.input.as_ptr() as usize;
-        let start = (bytes.as_ptr() as usize).wrapping_sub(base);
-        self.input
-            .get(start..start.wrapping_add(bytes.len()))
-            .filter(|_| start <= self.input.len())
-            .ok_or_else(|| XmlError::malformed("invalid utf-8 boundary", at))
-    }
-
-    fn run(mut self) -> Result<Document<'a>, XmlError> {
-        let mut reader = Reader::from_str(self.input);
-        let config = reader.config_mut();
-        config.check_end_names = true;
-        config.check_comments = true;
-        config.expand_empty_elements = false;
-        config.trim_text(false);
-        let mut first_event = true;
-        loop {
-            let at = reader.buffer_position() as usize;
-            let event = reader.read_event().map_err(|e| {
-                XmlError::malformed(e.to_string(), reader.buffer_position() as usize)
-            })?;
-            let end = reader.buffer_position() as usize;
-            let is_first = std::mem::replace(&mut first_event, false);
-            match event {
-                Event::DocType(_) => return Err(XmlError::ForbiddenDtd),
-                Event::Decl(decl) => {
-                    if !is_first {
-                        return Err(XmlError::malformed("xml declaration not at start", at));
+    fn run(mut self, line_controls: bool) -> Result<Document<'a>, XmlError> {
+        let mut lexer = if line_controls {
+            Lexer::new(self.input)
+        } else {
+            Lexer::without_line_controls(self.input)
+        };
+        while let Some(token) = lexer.next_token(self.stack.last().map_or("", |(_, name)| name))? {
+            match token {
+                Token::Doctype => return Err(XmlError::ForbiddenDtd),
+                Token::Decl {
+                    pseudo_attributes,
+                    start,
+                } => {
+                    if start != 0 {
+                        return Err(XmlError::malformed("xml declaration not at start", start));
                     }
-                    check_declaration(&decl, at)?;
+                    check_declaration(pseudo_attributes, start)?;
                 }
-                Event::Start(start) => self.start_element(&start, at, end, false)?,
-                Event::Empty(start) => self.start_element(&start, at, end, true)?,
-                Event::End(_) => self.end_element(end)?,
-                Event::Text(t) => {
-                    let raw = self.sub(&t, at)?;
+                Token::StartTag { name, start } => self.start_element(&mut lexer, name, start)?,
+                Token::EndTag {
+                    name,
+                    start,
+                    end,
+                    exact,
+                } => self.end_tag(name, start, end, exact)?,
+                Token::Text { raw, start } => {
+                    let end = start + raw.len();
                     if self.stack.is_empty() {
                         if raw
                             .bytes()
                             .any(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
                         {
-                            return Err(XmlError::malformed("text outside the root element", at));
+                            return Err(XmlError::malformed(
+                                "text outside the root element",
+                                start,
+                            ));
                         }
                         continue;
                     }
-                    let value = text::decode_text(raw).map_err(|e| decode_error(e, at))?;
-                    self.push_leaf(NodeKind::Text, "", value, at, end)?;
+                    let (value, canonical) =
+                        text::decode_text(raw).map_err(|e| decode_error(e, start))?;
+                    let flags = if canonical { RAW_TEXT } else { 0 };
+                    self.push_leaf(NodeKind::Text, "", value, start, end, flags)?;
                 }
-                Event::CData(c) => {
+                Token::CData { body, start, end } => {
                     if self.stack.is_empty() {
-                        return Err(XmlError::malformed("cdata outside the root element", at));
+                        return Err(XmlError::malformed("cdata outside the root element", start));
                     }
-                    let raw = self.sub(&c, at)?;
-                    let value = text::normalize_line_ends(raw);
-                    self.push_leaf(NodeKind::Text, "", value, at, end)?;
+                    let value = text::normalize_line_ends(body);
+                    self.push_leaf(NodeKind::Text, "", value, start, end, 0)?;
                 }
-                Event::Comment(c) => {
-                    let raw = self.sub(&c, at)?;
-                    if raw.ends_with('-') {
-                        return Err(XmlError::malformed("comment ends with '-'", at));
+                Token::Comment { body, start, end } => {
+                    if body.ends_with('-') {
+                        return Err(XmlError::malformed("comment ends with '-'", start));
                     }
-                    let value = text::normalize_line_ends(raw);
-                    self.push_leaf(NodeKind::Comment, "", value, at, end)?;
+                    let value = text::normalize_line_ends(body);
+                    self.push_leaf(NodeKind::Comment, "", value, start, end, 0)?;
                 }
-                Event::PI(pi) => {
-                    let raw = self.sub(&pi, at)?;
-                    let split = raw.find([' ', '\t', '\n', '\r']).unwrap_or(raw.len());
-                    let (target, data) = raw.split_at(split);
+                Token::Pi {
+                    content,
+                    start,
+                    end,
+                } => {
+                    let split = content
+                        .find([' ', '\t', '\n', '\r'])
+                        .unwrap_or(content.len());
+                    let (target, data) = content.split_at(split);
                     if !text::is_ncname(target) || target.eq_ignore_ascii_case("xml") {
                         return Err(XmlError::malformed(
                             "invalid processing instruction target",
-                            at,
+                            start,
                         ));
                     }
                     let data = data.trim_start_matches([' ', '\t', '\n', '\r']);
                     let value = text::normalize_line_ends(data);
-                    self.push_leaf(NodeKind::ProcessingInstruction, target, value, at, end)?;
+                    self.push_leaf(
+                        NodeKind::ProcessingInstruction,
+                        target,
+                        value,
+                        start,
+                        end,
+                        0,
+                    )?;
                 }
-                Event::Eof => break,
             }
         }
         if !self.stack.is_empty() {
@@ -166,7 +180,10 @@ impl<'a, 'l> Parser<'a, 'l> {
         Ok(self.doc)
     }
 
-    fn alloc_node(&mut self, node: Node<'a>) -> Result<u32, XmlError> {
+    /// Appends a node under the innermost open element (or at the top
+    /// level), filled in place by `fill`.
+    #[inline(always)]
+    fn alloc_node(&mut self, fill: impl FnOnce(&mut Node<'a>)) -> Result<u32, XmlError> {
         if self.doc.nodes.len() >= self.limits.max_nodes {
             return Err(XmlError::TooLarge {
                 what: "node count",
@@ -174,8 +191,12 @@ impl<'a, 'l> Parser<'a, 'l> {
             });
         }
         let id = self.doc.nodes.len() as u32;
-        let parent = node.parent;
-        self.doc.nodes.push(node);
+        let parent = self.parent();
+        self.doc.nodes.push(Node::BLANK);
+        if let Some(node) = self.doc.nodes.last_mut() {
+            node.parent = parent;
+            fill(node);
+        }
         if parent == NONE {
             self.doc.top_level.push(id);
         } else if let Some(p) = self.doc.nodes.get(parent as usize).map(|p| p.last_child) {
@@ -200,34 +221,25 @@ impl<'a, 'l> Parser<'a, 'l> {
         text: Cow<'a, str>,
         at: usize,
         end: usize,
+        flags: u8,
     ) -> Result<(), XmlError> {
-        let parent = self.stack.last().copied().unwrap_or(NONE);
-        self.alloc_node(Node {
-            kind,
-            parent,
-            first_child: NONE,
-            last_child: NONE,
-            next_sibling: NONE,
-            prefix: target,
-            local: "",
-            ns: NO_NS,
-            attrs_start: 0,
-            attrs_end: 0,
-            decls_start: 0,
-            decls_end: 0,
-            text,
-            span_start: at as u32,
-            span_end: end as u32,
+        self.alloc_node(|node| {
+            node.kind = kind;
+            node.prefix = target;
+            node.text = text;
+            node.span_start = at as u32;
+            node.span_end = end as u32;
+            node.start_tag_end = end as u32;
+            node.flags = flags;
         })?;
         Ok(())
     }
 
     fn start_element(
         &mut self,
-        start: &BytesStart<'_>,
+        lexer: &mut Lexer<'a>,
+        name: Name<'a>,
         at: usize,
-        end: usize,
-        empty: bool,
     ) -> Result<(), XmlError> {
         if self.stack.is_empty() {
             if self.seen_root {
@@ -241,8 +253,8 @@ impl<'a, 'l> Parser<'a, 'l> {
                 limit: self.limits.max_depth,
             });
         }
-        let qname = self.sub(start.name().as_ref(), at)?;
-        let (prefix, local) = split_qname(qname).ok_or_else(|| {
+        let qname = name.text;
+        let (prefix, local) = split_name(name).ok_or_else(|| {
             XmlError::malformed(format!("invalid element name {:?}", truncate(qname)), at)
         })?;
         if prefix == "xmlns" {
@@ -257,12 +269,17 @@ impl<'a, 'l> Parser<'a, 'l> {
         let decls_start = self.doc.decls.len() as u32;
         let attrs_start = self.doc.attrs.len() as u32;
         let mut count = 0usize;
-        let mut attributes = start.attributes();
-        // Duplicates are checked below on expanded names (which also covers
-        // lexical duplicates); quick-xml's own check allocates per element.
-        attributes.with_checks(false);
-        for attr in attributes {
-            let attr = attr.map_err(|e| XmlError::malformed(e.to_string(), at))?;
+        let (end, empty) = loop {
+            let (name, raw, plain, item, exact) = match lexer.tag_item()? {
+                TagItem::End { empty, end } => break (end, empty),
+                TagItem::Attribute {
+                    name,
+                    value,
+                    plain,
+                    item,
+                    exact,
+                } => (name, value, plain, item, exact),
+            };
             count += 1;
             if count > self.limits.max_attributes_per_element {
                 return Err(XmlError::TooLarge {
@@ -270,25 +287,40 @@ impl<'a, 'l> Parser<'a, 'l> {
                     limit: self.limits.max_attributes_per_element,
                 });
             }
-            let key = self.sub(attr.key.as_ref(), at)?;
-            let raw = self.sub(&attr.value, at)?;
-            let value = text::decode_attribute(raw).map_err(|e| decode_error(e, at))?;
-            let (aprefix, alocal) = split_qname(key).ok_or_else(|| {
-                XmlError::malformed(format!("invalid attribute name {:?}", truncate(key)), at)
+            let value = if plain {
+                // Nothing to decode (see TagItem::Attribute).
+                Cow::Borrowed(raw)
+            } else {
+                text::decode_attribute(raw).map_err(|e| decode_error(e, at))?
+            };
+            let (aprefix, alocal) = split_name(name).ok_or_else(|| {
+                XmlError::malformed(
+                    format!("invalid attribute name {:?}", truncate(name.text)),
+                    at,
+                )
             })?;
+            // Written ` name="value"` with a value that needs no decoding
+            // (then none of the characters c14n escapes occurs in it either):
+            // c14n may copy the item.
+            let item = if exact && matches!(value, Cow::Borrowed(_)) {
+                (item.0 as u32, item.1 as u32)
+            } else {
+                (0, 0)
+            };
             if aprefix.is_empty() && alocal == "xmlns" {
-                self.declare("", value, at)?;
+                self.declare("", value, item, at)?;
             } else if aprefix == "xmlns" {
-                self.declare(alocal, value, at)?;
+                self.declare(alocal, value, item, at)?;
             } else {
                 self.doc.attrs.push(Attribute {
                     prefix: aprefix,
                     local: alocal,
                     ns: NO_NS,
                     value,
+                    item,
                 });
             }
-        }
+        };
         let decls_end = self.doc.decls.len() as u32;
         let attrs_end = self.doc.attrs.len() as u32;
 
@@ -307,35 +339,42 @@ impl<'a, 'l> Parser<'a, 'l> {
         }
         self.check_unique_expanded_names(attrs_start, attrs_end, at)?;
 
-        let parent = self.stack.last().copied().unwrap_or(NONE);
-        let id = self.alloc_node(Node {
-            kind: NodeKind::Element,
-            parent,
-            first_child: NONE,
-            last_child: NONE,
-            next_sibling: NONE,
-            prefix,
-            local,
-            ns,
-            attrs_start,
-            attrs_end,
-            decls_start,
-            decls_end,
-            text: Cow::Borrowed(""),
-            span_start: at as u32,
-            span_end: end as u32,
+        let parent = self.parent();
+        let id = self.alloc_node(|node| {
+            node.prefix = prefix;
+            node.local = local;
+            node.ns = ns;
+            node.attrs_start = attrs_start;
+            node.attrs_end = attrs_end;
+            node.decls_start = decls_start;
+            node.decls_end = decls_end;
+            node.span_start = at as u32;
+            node.span_end = end as u32;
+            node.start_tag_end = end as u32;
+            node.flags = if empty { EMPTY_TAG } else { 0 };
         })?;
         if parent == NONE {
             self.doc.root = id;
         }
-        self.stack.push(id);
+        self.stack.push((id, qname));
         if empty {
-            self.end_element(end)?;
+            self.end_element(false, end)?;
         }
         Ok(())
     }
 
-    fn declare(&mut self, prefix: &'a str, uri: Cow<'a, str>, at: usize) -> Result<(), XmlError> {
+    /// The innermost open element, or NONE at the top level.
+    fn parent(&self) -> u32 {
+        self.stack.last().map_or(NONE, |(id, _)| *id)
+    }
+
+    fn declare(
+        &mut self,
+        prefix: &'a str,
+        uri: Cow<'a, str>,
+        item: (u32, u32),
+        at: usize,
+    ) -> Result<(), XmlError> {
         if prefix == "xml" {
             if uri != XML_NAMESPACE {
                 return Err(XmlError::malformed("the xml prefix cannot be rebound", at));
@@ -362,12 +401,12 @@ impl<'a, 'l> Parser<'a, 'l> {
             .get(mark..)
             .unwrap_or(&[])
             .iter()
-            .any(|(p, _)| *p == prefix)
+            .any(|(p, _)| same_text(p, prefix))
         {
             return Err(XmlError::malformed("namespace prefix declared twice", at));
         }
         let idx = self.doc.decls.len() as u32;
-        self.doc.decls.push(NamespaceDecl { prefix, uri });
+        self.doc.decls.push(NamespaceDecl { prefix, uri, item });
         self.scope.push((prefix, idx));
         Ok(())
     }
@@ -376,7 +415,7 @@ impl<'a, 'l> Parser<'a, 'l> {
         if prefix.is_empty() && !element {
             return Ok(NO_NS);
         }
-        match self.scope.iter().rev().find(|(p, _)| *p == prefix) {
+        match self.scope.iter().rev().find(|(p, _)| same_text(p, prefix)) {
             Some((_, idx)) => {
                 let empty = self
                     .doc
@@ -400,11 +439,12 @@ impl<'a, 'l> Parser<'a, 'l> {
             .get(start as usize..end as usize)
             .unwrap_or(&[]);
         for (i, a) in attrs.iter().enumerate() {
-            let a_ns = self.doc.ns_uri(a.ns);
+            let same_namespace =
+                |b: &Attribute<'_>| a.ns == b.ns || self.doc.ns_uri(a.ns) == self.doc.ns_uri(b.ns);
             if attrs
                 .iter()
                 .skip(i + 1)
-                .any(|b| b.local == a.local && self.doc.ns_uri(b.ns) == a_ns)
+                .any(|b| same_text(b.local, a.local) && same_namespace(b))
             {
                 return Err(XmlError::malformed("duplicate attribute", at));
             }
@@ -412,8 +452,30 @@ impl<'a, 'l> Parser<'a, 'l> {
         Ok(())
     }
 
-    fn end_element(&mut self, end: usize) -> Result<(), XmlError> {
-        let id = self
+    /// `</name>`: it must close the innermost open element.
+    fn end_tag(
+        &mut self,
+        name: &str,
+        start: usize,
+        end: usize,
+        exact: bool,
+    ) -> Result<(), XmlError> {
+        match self.stack.last() {
+            Some((_, open)) if same_bytes(open.as_bytes(), name.as_bytes()) => {
+                self.end_element(exact, end)
+            }
+            Some(_) => Err(XmlError::malformed(
+                format!("end tag {:?} does not match its start tag", truncate(name)),
+                start,
+            )),
+            None => Err(XmlError::malformed("unexpected end tag", start)),
+        }
+    }
+
+    /// Closes the open element at `end`; `exact_end_tag` when it closed
+    /// with exactly `</qname>` (not `/>`, no whitespace).
+    fn end_element(&mut self, exact_end_tag: bool, end: usize) -> Result<(), XmlError> {
+        let (id, _) = self
             .stack
             .pop()
             .ok_or_else(|| XmlError::malformed("unexpected end tag", end))?;
@@ -422,59 +484,32 @@ impl<'a, 'l> Parser<'a, 'l> {
         }
         if let Some(n) = self.doc.nodes.get_mut(id as usize) {
             n.span_end = end as u32;
+            if exact_end_tag {
+                n.flags |= RAW_END;
+            }
         }
         Ok(())
     }
 }
 
-/// Finds a byte that makes the document ill-formed whatever its structure:
-/// a C0 control other than tab, LF and CR, or the UTF-8 encoding of the
-/// non-characters U+FFFE and U+FFFF (EF BF BE, EF BF BF). `input` is valid
-/// UTF-8.
-///
-/// This runs over every byte of every Response, so the common case is a
-/// branch-free fold over fixed-size chunks that the compiler vectorizes;
-/// only a chunk that holds a suspect byte is looked at byte by byte.
-fn find_forbidden_character(input: &[u8]) -> Option<usize> {
-    const CHUNK: usize = 64;
-    let suspect = |b: u8| (b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r') | (b == 0xEF);
-    for (index, chunk) in input.chunks(CHUNK).enumerate() {
-        if !chunk.iter().fold(false, |acc, &b| acc | suspect(b)) {
-            continue;
-        }
-        let base = index * CHUNK;
-        for (offset, &b) in chunk.iter().enumerate() {
-            let pos = base + offset;
-            if b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') {
-                return Some(pos);
-            }
-            if b == 0xEF && matches!(input.get(pos + 1..pos + 3), Some([0xBF, 0xBE | 0xBF])) {
-                return Some(pos);
-            }
-        }
-    }
-    None
+/// String equality for the short names compared here, without a call to
+/// `memcmp` (which costs more than the comparison).
+#[inline]
+fn same_text(a: &str, b: &str) -> bool {
+    same_bytes(a.as_bytes(), b.as_bytes())
 }
 
-fn split_qname(name: &str) -> Option<(&str, &str)> {
-    match name.split_once(':') {
-        Some((p, l)) if text::is_ncname(p) && text::is_ncname(l) => Some((p, l)),
-        Some(_) => None,
-        None if text::is_ncname(name) => Some(("", name)),
-        None => None,
+/// The XML declaration: `version` first and 1.0 or 1.1; an `encoding`, if
+/// any, UTF-8.
+fn check_declaration(pseudo_attributes: &str, at: usize) -> Result<(), XmlError> {
+    let items = lexer::pseudo_attributes(pseudo_attributes, at)?;
+    match items.first() {
+        Some(("version", "1.0" | "1.1")) => {}
+        Some(("version", _)) => return Err(XmlError::malformed("unsupported xml version", at)),
+        _ => return Err(XmlError::malformed("xml declaration without version", at)),
     }
-}
-
-fn check_declaration(decl: &quick_xml::events::BytesDecl<'_>, at: usize) -> Result<(), XmlError> {
-    let version = decl
-        .version()
-        .map_err(|e| XmlError::malformed(e.to_string(), at))?;
-    if !matches!(version.as_ref(), b"1.0" | b"1.1") {
-        return Err(XmlError::malformed("unsupported xml version", at));
-    }
-    if let Some(encoding) = decl.encoding() {
-        let encoding = encoding.map_err(|e| XmlError::malformed(e.to_string(), at))?;
-        if !encoding.eq_ignore_ascii_case(b"utf-8") && !encoding.eq_ignore_ascii_case(b"utf8") {
+    if let Some((_, encoding)) = items.iter().find(|(name, _)| *name == "encoding") {
+        if !encoding.eq_ignore_ascii_case("utf-8") && !encoding.eq_ignore_ascii_case("utf8") {
             return Err(XmlError::malformed("only utf-8 documents are accepted", at));
         }
     }

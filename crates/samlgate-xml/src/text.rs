@@ -16,9 +16,20 @@ pub(crate) enum DecodeError {
 }
 
 /// Decodes text content: `\r\n` and lone `\r` become `\n`, references are
-/// expanded. Borrowed when the input needed no change.
-pub(crate) fn decode_text(raw: &str) -> Result<Cow<'_, str>, DecodeError> {
-    decode(raw, false)
+/// expanded. Borrowed when the input needed no change. The flag is true
+/// when `raw` is also its own canonical form: nothing to decode and no `>`
+/// (canonical XML writes `&gt;`; `<` cannot occur in raw text), so c14n
+/// may copy it from the input.
+pub(crate) fn decode_text(raw: &str) -> Result<(Cow<'_, str>, bool), DecodeError> {
+    // One branch-free fold (vectorized) answers both questions: bit 0 is
+    // "needs decoding", bit 1 "holds a `>`".
+    let scan = raw.bytes().fold(0u8, |acc, b| {
+        acc | u8::from(b == b'&') | u8::from(b == b'\r') | (u8::from(b == b'>') << 1)
+    });
+    if scan & 1 == 0 {
+        return Ok((Cow::Borrowed(raw), scan == 0));
+    }
+    Ok((decode(raw, false)?, false))
 }
 
 /// Decodes an attribute value: line ends normalized, then literal tab, LF

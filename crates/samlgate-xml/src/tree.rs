@@ -22,6 +22,14 @@ pub(crate) const NO_NS: u32 = u32::MAX;
 /// Namespace-declaration index of the implicit `xml` prefix binding.
 pub(crate) const XML_NS_DECL: u32 = 0;
 
+/// Node flag (element): the end tag is exactly `</qname>`.
+pub(crate) const RAW_END: u8 = 2;
+/// Node flag (text): a plain text run (no CDATA) without `&`, `>` or CR,
+/// so its bytes are its canonical form.
+pub(crate) const RAW_TEXT: u8 = 4;
+/// Node flag (element): written in the empty-element form `<qname .../>`.
+pub(crate) const EMPTY_TAG: u8 = 8;
+
 /// What a node is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeKind {
@@ -36,6 +44,7 @@ pub enum NodeKind {
 }
 
 #[derive(Debug, Clone)]
+#[cfg_attr(test, derive(PartialEq))]
 pub(crate) struct Node<'a> {
     pub(crate) kind: NodeKind,
     pub(crate) parent: u32,
@@ -58,22 +67,62 @@ pub(crate) struct Node<'a> {
     /// to end tag inclusive).
     pub(crate) span_start: u32,
     pub(crate) span_end: u32,
+    /// Element: one past the `>` of the start tag.
+    pub(crate) start_tag_end: u32,
+    /// [`RAW_END`], [`RAW_TEXT`], [`EMPTY_TAG`]: facts the parser saw that
+    /// let canonicalization copy input bytes instead of rewriting them.
+    pub(crate) flags: u8,
+}
+
+impl Node<'static> {
+    /// Every field empty. The parser pushes this and fills the pushed node
+    /// in place: a node built on the stack and then moved into the arena is
+    /// written twice and read back between (measurably slower).
+    pub(crate) const BLANK: Node<'static> = Node {
+        kind: NodeKind::Element,
+        parent: NONE,
+        first_child: NONE,
+        last_child: NONE,
+        next_sibling: NONE,
+        prefix: "",
+        local: "",
+        ns: NO_NS,
+        attrs_start: 0,
+        attrs_end: 0,
+        decls_start: 0,
+        decls_end: 0,
+        text: Cow::Borrowed(""),
+        span_start: 0,
+        span_end: 0,
+        start_tag_end: 0,
+        flags: 0,
+    };
 }
 
 /// An attribute of an element (namespace declarations are kept apart).
 #[derive(Debug, Clone)]
+#[cfg_attr(test, derive(PartialEq))]
 pub(crate) struct Attribute<'a> {
     pub(crate) prefix: &'a str,
     pub(crate) local: &'a str,
     pub(crate) ns: u32,
     pub(crate) value: Cow<'a, str>,
+    /// Like [`NamespaceDecl`]'s `item`: where ` qname="value"` is written
+    /// verbatim, or (0, 0).
+    pub(crate) item: (u32, u32),
 }
 
 /// A namespace declaration (`xmlns` or `xmlns:p`).
 #[derive(Debug, Clone)]
+#[cfg_attr(test, derive(PartialEq))]
 pub struct NamespaceDecl<'a> {
     pub(crate) prefix: &'a str,
     pub(crate) uri: Cow<'a, str>,
+    /// Byte range of ` xmlns:p="uri"` in the input when it is written
+    /// exactly so (one space before it, nothing around `=`, double quotes)
+    /// with a URI that needs no escaping, which is how c14n writes it;
+    /// (0, 0) otherwise. c14n copies it from there.
+    pub(crate) item: (u32, u32),
 }
 
 impl<'a> NamespaceDecl<'a> {
@@ -90,6 +139,8 @@ impl<'a> NamespaceDecl<'a> {
 /// A parsed, well-formed, namespace-valid XML document.
 #[derive(Debug, Clone)]
 pub struct Document<'a> {
+    /// The parsed text (after any BOM); node spans index into it.
+    pub(crate) input: &'a str,
     pub(crate) nodes: Vec<Node<'a>>,
     pub(crate) attrs: Vec<Attribute<'a>>,
     /// Index 0 is the implicit `xml` binding.
@@ -180,7 +231,13 @@ impl<'a> Document<'a> {
 
     /// True when the node is an element with this namespace and local name.
     pub fn is(&self, id: NodeId, namespace: &str, local: &str) -> bool {
-        self.is_element(id) && self.local_name(id) == local && self.namespace(id) == Some(namespace)
+        // Called for every child in every lookup by name: one node read,
+        // the (short) local name first, without a `memcmp` call.
+        self.node(id).is_some_and(|n| {
+            n.kind == NodeKind::Element
+                && crate::scan::same_bytes(n.local.as_bytes(), local.as_bytes())
+                && self.ns_uri(n.ns) == Some(namespace)
+        })
     }
 
     /// The parent node (None for the root element and top-level nodes).
@@ -282,9 +339,28 @@ impl<'a> Document<'a> {
 
     /// The value of the unqualified attribute `local`.
     pub fn attr(&self, id: NodeId, local: &str) -> Option<&str> {
-        self.attributes(id)
-            .find(|a| a.attr.ns == NO_NS && a.attr.local == local)
-            .map(|a| a.value())
+        let n = self.node(id).filter(|n| n.kind == NodeKind::Element)?;
+        self.attrs
+            .get(n.attrs_start as usize..n.attrs_end as usize)?
+            .iter()
+            .find(|a| {
+                a.ns == NO_NS && crate::scan::same_bytes(a.local.as_bytes(), local.as_bytes())
+            })
+            .map(|a| a.value.as_ref())
+    }
+
+    /// The values of every unqualified attribute named `local`, in the
+    /// whole document, in document order (one pass over the attributes).
+    pub fn unqualified_attribute_values<'s>(
+        &'s self,
+        local: &'s str,
+    ) -> impl Iterator<Item = &'s str> + 's {
+        self.attrs
+            .iter()
+            .filter(move |a| {
+                a.ns == NO_NS && crate::scan::same_bytes(a.local.as_bytes(), local.as_bytes())
+            })
+            .map(|a| a.value.as_ref())
     }
 
     /// The value of the attribute `{namespace}local`.
