@@ -39,7 +39,10 @@ declare -A GW=([new]=18080 [old]=18280) ADMIN=([new]=18090 [old]=18290) BIN=([ne
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-[ -s "$OUT/samlgate.toml" ] && [ -s "$OUT/acs-bodies.txt" ] || { log "run loadtest/run.sh first (no $OUT)"; exit 1; }
+if [ ! -s "$OUT/samlgate.toml" ] || [ ! -s "$OUT/acs-bodies.txt" ]; then
+    log "run loadtest/run.sh first (no $OUT)"
+    exit 1
+fi
 COOKIE=$(cat "$OUT/cookie.txt")
 # Same configuration, one worker each; the old one on other ports. base_url
 # stays, so the Responses' Destination matches both.
