@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+// The same test CA as samlgate-store's Redis tests: one file, two test crates.
+#[path = "../../crates/samlgate-store/tests/redis/certs.rs"]
 mod certs;
 pub(crate) mod cut;
 pub(crate) mod fleet;

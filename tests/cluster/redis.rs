@@ -2,7 +2,7 @@
 //! installed by scripts/deps.sh): each on a free loopback port in its own
 //! directory under the target's tmp dir, killed when dropped. A missing
 //! binary fails the test. Adapted from samlgate-store's
-//! tests/redis/support.rs; this test crate has no Redis client, so commands
+//! tests/redis/support.rs (its certs.rs is shared); this test crate has no Redis client, so commands
 //! go through `redis-cli`, the operator's own tool.
 
 use std::collections::HashMap;
