@@ -33,6 +33,9 @@
 #   ACS_COUNT [30000]  REVOKED [2000]  CHURN [20]  SAMPLE [5]
 #   SERVER_CPU [0]  LOAD_CPU [1]  SKIP_BUILD [1]  SKIP_GEN [0]  TAG [cluster]
 #   ONLY [both]: pass or acs runs one of the two series
+#   ACS_LOAD [k6]: k6 acs.js (VUS per node), or wrk with acs.lua (CONNS per
+#   node), the lighter load under which the nodes, not the generator, are
+#   the bottleneck (give ACS_COUNT above what a node accepts in a round)
 #   CALIBRATE [0]: 1 gives node A the memory store too (the same
 #   configuration on both sides: what the method reads for no difference)
 set -euo pipefail
@@ -45,6 +48,7 @@ ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5}
 CONNS=${CONNS:-16}
 VUS=${VUS:-8}
+ACS_LOAD=${ACS_LOAD:-k6}
 ACS_COUNT=${ACS_COUNT:-30000}
 REVOKED=${REVOKED:-2000}
 CHURN=${CHURN:-20}
@@ -114,6 +118,11 @@ start_node() { # name config cpu
 }
 redis() { redis-cli -h 127.0.0.1 -p $P_REDIS "$@"; }
 stats() { redis INFO commandstats >"$1"; }
+# ACS logins a node itself counts as accepted (its /metrics).
+accepted_logins() {
+    curl -s "http://127.0.0.1:$1/metrics" |
+        awk '/^samlgate_acs_total[{]/ && /outcome="accepted"/ {n += $2} END {printf "%d\n", n}'
+}
 metric() { # admin-port series
     curl -s "http://127.0.0.1:$1/metrics" | awk -v s="$2" '$1 == s {print $2}'
 }
@@ -136,7 +145,7 @@ RESULTS=$OUT/$TAG-results.txt
 {
     echo "nproc=$(nproc) cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') kernel=$(uname -r)"
     echo "$(redis-server --version | cut -d' ' -f1-3) loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "rounds=$ROUNDS duration=${DURATION}s wrk_conns=$CONNS k6_vus=$VUS revoked=$REVOKED churn=${CHURN}/s server_cpu=$SERVER_CPU load_cpu=$LOAD_CPU"
+    echo "rounds=$ROUNDS duration=${DURATION}s acs_load=$ACS_LOAD wrk_conns=$CONNS k6_vus=$VUS revoked=$REVOKED churn=${CHURN}/s server_cpu=$SERVER_CPU load_cpu=$LOAD_CPU"
 } | tee "$RESULTS"
 
 # --- pass-through: redis store with live revocations vs memory store -----------
@@ -216,27 +225,47 @@ for r in $(seq 1 "$ROUNDS"); do
         [ "$warm" = accepted ] || { log "warm-up login on $port: $warm"; exit 1; }
     done
     stats "$OUT/$TAG-cmd0.txt"
+    acc0=$(accepted_logins $P_A_ADMIN)
     a0=$(proc_ticks "$A") m0=$(proc_ticks "$M")
     k6s=()
     for n in redis:$P_A memory:$P_M; do
-        taskset -c "$LOAD_CPU" "$K6" run --quiet --no-usage-report -e ACS="http://127.0.0.1:${n#*:}/saml/acs" \
-            -e BODIES="$OUT/acs-bodies" -e SUMMARY="$OUT/$TAG-k6-${n%%:*}.json" -e VUS="$VUS" \
-            -e DURATION="${DURATION}s" -e MAX_ITERATIONS=$((last - 1)) "$HERE/acs.js" \
-            >"$OUT/$TAG-k6-${n%%:*}.log" 2>&1 &
+        if [ "$ACS_LOAD" = wrk ]; then
+            # The warm-up Response (the last line) stays out of the flood.
+            BODIES="$OUT/acs-bodies.txt" ACS_LIMIT=$((last - 1)) taskset -c "$LOAD_CPU" wrk -t1 \
+                -c"$CONNS" -d"${DURATION}s" --latency -s "$HERE/acs.lua" \
+                "http://127.0.0.1:${n#*:}/saml/acs" >"$OUT/$TAG-wrk-acs-${n%%:*}.txt" 2>&1 &
+        else
+            taskset -c "$LOAD_CPU" "$K6" run --quiet --no-usage-report -e ACS="http://127.0.0.1:${n#*:}/saml/acs" \
+                -e BODIES="$OUT/acs-bodies" -e SUMMARY="$OUT/$TAG-k6-${n%%:*}.json" -e VUS="$VUS" \
+                -e DURATION="${DURATION}s" -e MAX_ITERATIONS=$((last - 1)) "$HERE/acs.js" \
+                >"$OUT/$TAG-k6-${n%%:*}.log" 2>&1 &
+        fi
         k6s+=($!)
     done
     wait "${k6s[@]}" || true
+    if [ "$ACS_LOAD" = wrk ]; then
+        SUM_R=$OUT/$TAG-wrk-acs-redis.txt SUM_M=$OUT/$TAG-wrk-acs-memory.txt
+    else
+        SUM_R=$OUT/$TAG-k6-redis.json SUM_M=$OUT/$TAG-k6-memory.json
+    fi
     a1=$(proc_ticks "$A") m1=$(proc_ticks "$M")
+    # wrk stops at its deadline with requests in flight: the node finishes
+    # them (a script call each) but wrk never counts their answers, so the
+    # Redis calls are set against what node A itself counted as accepted.
+    sleep 0.5
     stats "$OUT/$TAG-cmd1.txt"
+    acc1=$(accepted_logins $P_A_ADMIN)
     replayed=0
-    for i in $(seq 1 "$SAMPLE"); do
+    # Responses from the 101st on: wrk draws one request while setting up
+    # its script, so the very first line may never have been posted.
+    for i in $(seq 101 $((100 + SAMPLE))); do
         [ "$(post_body "$i" $P_B)" = replayed ] && replayed=$((replayed + 1))
     done
     stop_pid "$A"
     stop_pid "$M"
-    python3 "$HERE/cluster_report.py" acs "acs round $r" "$OUT/$TAG-k6-redis.json" $((a1 - a0)) \
-        "$OUT/$TAG-k6-memory.json" $((m1 - m0)) "$OUT/$TAG-cmd0.txt" "$OUT/$TAG-cmd1.txt" \
-        "$replayed" "$SAMPLE" | tee -a "$RESULTS"
+    python3 "$HERE/cluster_report.py" acs "acs round $r" "$SUM_R" $((a1 - a0)) \
+        "$SUM_M" $((m1 - m0)) "$OUT/$TAG-cmd0.txt" "$OUT/$TAG-cmd1.txt" \
+        "$replayed" "$SAMPLE" $((acc1 - acc0)) | tee -a "$RESULTS"
 done
 fi
 echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$RESULTS"
