@@ -114,10 +114,51 @@ impl std::fmt::Display for SubjectKey {
     }
 }
 
+/// `N` bytes from OpenSSL's CSPRNG, drawn `POOL` at a time per thread: a
+/// `RAND_bytes` call (the DRBG's lock and reseed checks) per ID was 3% of
+/// an ACS, which draws two (the session ID and the admission token). Bytes
+/// drawn before a fork are never used after it (the process ID is
+/// checked), so parent and child cannot hand out the same ID; bytes handed
+/// out are zeroed in the pool, not left for a later reader. A failed
+/// refill hands out nothing (an error, never stale or weaker bytes).
 fn random_bytes<const N: usize>() -> Result<[u8; N], StoreError> {
-    let mut b = [0u8; N];
-    openssl::rand::rand_bytes(&mut b).map_err(|e| StoreError::Random(e.to_string()))?;
-    Ok(b)
+    const POOL: usize = 512;
+    struct Pool {
+        pid: u32,
+        bytes: [u8; POOL],
+        next: usize,
+    }
+    thread_local! {
+        static RANDOM: std::cell::RefCell<Pool> = const {
+            std::cell::RefCell::new(Pool { pid: 0, bytes: [0; POOL], next: POOL })
+        };
+    }
+    let failed = |e: openssl::error::ErrorStack| StoreError::Random(e.to_string());
+    let mut out = [0u8; N];
+    if N > POOL {
+        openssl::rand::rand_bytes(&mut out).map_err(failed)?;
+        return Ok(out);
+    }
+    RANDOM.with(|cell| {
+        let mut pool = cell.borrow_mut();
+        let pid = std::process::id();
+        if pool.pid != pid || pool.next + N > POOL {
+            // Marked empty first: an error below leaves nothing to hand out.
+            pool.next = POOL;
+            openssl::rand::rand_bytes(&mut pool.bytes).map_err(failed)?;
+            pool.pid = pid;
+            pool.next = 0;
+        }
+        let start = pool.next;
+        let taken = pool
+            .bytes
+            .get_mut(start..start + N)
+            .ok_or_else(|| StoreError::Random("random pool out of range".into()))?;
+        out.copy_from_slice(taken);
+        taken.fill(0);
+        pool.next = start + N;
+        Ok(out)
+    })
 }
 
 /// A session's random identifier (128 bits from OpenSSL's CSPRNG), sealed in
@@ -286,6 +327,40 @@ impl KeySpace {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pooled_random_ids_never_repeat_across_refills_and_threads() {
+        // 5,000 IDs of 16 bytes on each of 4 threads: 156 refills of the
+        // 512-byte pool per thread, IDs of two sizes interleaved so that
+        // draws straddle the pool's end.
+        let per_thread: Vec<Vec<[u8; 16]>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| {
+                        (0..5_000)
+                            .map(|i| {
+                                if i % 7 == 0 {
+                                    let odd: [u8; 24] = random_bytes().unwrap();
+                                    assert_ne!(odd, [0; 24]);
+                                }
+                                SessionId::random().unwrap().0
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut all: Vec<[u8; 16]> = per_thread.into_iter().flatten().collect();
+        assert!(all.iter().all(|id| *id != [0; 16]));
+        let drawn = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), drawn, "a random ID repeated");
+        // Larger than the pool: drawn directly.
+        let big: [u8; 600] = random_bytes().unwrap();
+        assert!(big.iter().any(|b| *b != 0));
+    }
 
     #[test]
     fn subject_depends_on_every_part_and_their_boundaries() {
