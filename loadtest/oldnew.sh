@@ -18,7 +18,7 @@
 #
 # Environment (defaults in brackets): OLD_BIN (required)
 #   NEW_BIN [target/release/samlgate]  ROUNDS [5]  DURATION [5]  CONNS [16]
-#   SERVER_CPU [0]  LOAD_CPU [1]  ACS_BODIES [40000]  MODES ["pass acs"]
+#   SERVER_CPU [0]  LOAD_CPU [1]  ACS_BODIES [0: all]  MODES ["pass acs"]
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -31,7 +31,7 @@ DURATION=${DURATION:-5}
 CONNS=${CONNS:-16}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
-ACS_BODIES=${ACS_BODIES:-40000}
+ACS_BODIES=${ACS_BODIES:-0}
 MODES=${MODES:-"pass acs"}
 TAG=oldnew
 P_BACKEND=18081

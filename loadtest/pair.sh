@@ -32,7 +32,8 @@ TAG=${TAG:-pair}
 # ACS load generator: wrk with loadtest/acs.lua (default: light enough that
 # the gateway, not the generator, is the bottleneck) or k6 with acs.js.
 ACS_LOAD=${ACS_LOAD:-wrk}
-ACS_BODIES=${ACS_BODIES:-30000}
+# 0: every Response in OUT/acs-bodies.txt (run.sh generates 60,000).
+ACS_BODIES=${ACS_BODIES:-0}
 P_GW=18080 P_ADMIN=18090 P_BACKEND=18081 P_BARE=18082
 
 PIDS=()
