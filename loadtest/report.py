@@ -13,6 +13,7 @@
 
 import json
 import os
+import statistics
 import sys
 
 # Reference figures of the issue, per server CPU-second.
@@ -357,6 +358,8 @@ def compare(args):
     for kind, title, gen in (
         ("pass", "Authenticated GET, k6 (the session cookie of one ACS POST)", "k6"),
         ("wrk", "Authenticated GET, wrk (same request, 1 wrk thread)", "wrk"),
+        ("rate", "Authenticated GET at one fixed rate for every server (k6 constant-arrival-rate, "
+         "`rate` above): latency at the same offered load", "k6"),
     ):
         passes = [r for r in rows if r["kind"] == kind]
         if not passes:
@@ -374,6 +377,27 @@ def compare(args):
                   f"| {r['server_cpu_s']} | {shibd_share(r)} | {r['p50_ms']} | {r['p99_ms']} "
                   f"| {float(r['ok']) / wall:,.0f} | {r['backend_cpu_s']} | {r['k6_cpu_s']} | {other_cpu(r):.2f} |")
         print()
+        if kind == "rate":
+            rate_medians(passes, server)
+
+
+def rate_medians(rows, server):
+    """The fixed-rate rounds (one row per server per round, servers
+    alternating): a single 15 s window's p99 moves by 2x on this host, so
+    the medians over the rounds are what the summary quotes."""
+    by_server = {}
+    for r in rows:
+        by_server.setdefault(r["label"], []).append(r)
+    print("Medians over the rounds (each round: every server once, in turn):\n")
+    print("| server | rounds | p50 ms | p99 ms | p99 of each round, ms | errors |")
+    print("|---|---:|---:|---:|---|---:|")
+    for label, rs in by_server.items():
+        p50 = statistics.median(float(r["p50_ms"]) for r in rs)
+        p99 = statistics.median(float(r["p99_ms"]) for r in rs)
+        each = ", ".join(f"{float(r['p99_ms']):.2f}" for r in rs)
+        errors = sum(int(r["failed"]) for r in rs)
+        print(f"| {server(label)} | {len(rs)} | {p50:.3f} | {p99:.3f} | {each} | {errors} |")
+    print()
 
 
 def main():

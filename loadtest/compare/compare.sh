@@ -34,6 +34,9 @@
 #   DURATION [15s]  VUS [32]           each k6 / wrk run
 #   ACS_COUNT [20000]                  Responses per ACS flood (the flood ends at the last one or after DURATION)
 #   WRK [1]                            also a wrk pass-through series
+#   RATE [1500]                        also GETs at this fixed rate per second for every server
+#                                      (latency at the same offered load; 0: skip)
+#   RATE_ROUNDS [3]                    rounds of that series, the servers in turn in each
 #   SKIP_BUILD [0]                     reuse target/release/{samlgate,examples/gen_responses}
 #   SAMLGATE, GEN                      binaries to use instead (--check builds debug ones if unset)
 #   PORT_BASE [18200]                  loopback ports PORT_BASE+1 .. +13
@@ -56,6 +59,8 @@ DURATION=${DURATION:-15s}
 VUS=${VUS:-32}
 ACS_COUNT=${ACS_COUNT:-20000}
 WRK=${WRK:-1}
+RATE=${RATE:-1500}
+RATE_ROUNDS=${RATE_ROUNDS:-3}
 SKIP_BUILD=${SKIP_BUILD:-0}
 TAG=${TAG:-compare}
 PORT_BASE=${PORT_BASE:-18200}
@@ -229,7 +234,7 @@ pkg() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo '?'; }
     echo "apache2-bin=$(pkg apache2-bin) mod_auth_mellon=$(pkg libapache2-mod-auth-mellon) liblasso3=$(pkg liblasso3) mod_shib=$(pkg libapache2-mod-shib) shibd=$(pkg shibboleth-sp-utils) nginx=$(pkg nginx)"
     echo "openssl=$(pkg libssl3) ca-certificates=$(pkg ca-certificates) ($(grep -c 'BEGIN CERT' /etc/ssl/certs/ca-certificates.crt 2>/dev/null || echo 0) certificates in the system bundle)"
     echo "k6=$("$K6" version | head -1) wrk=$(pkg wrk)"
-    echo "duration=$DURATION vus=$VUS acs_count=$ACS_COUNT response_xml_bytes=$(head -1 "$OUT/samlgate/check/responses.txt" | base64 -d | wc -c)"
+    echo "duration=$DURATION vus=$VUS rate=$RATE rate_rounds=$RATE_ROUNDS acs_count=$ACS_COUNT response_xml_bytes=$(head -1 "$OUT/samlgate/check/responses.txt" | base64 -d | wc -c)"
     for s in $SPS; do echo "cookie_bytes_$s=$(tr -d '\n' <"$OUT/$s/cookie.txt" | wc -c)"; done
 } >"$OUT/$TAG-env.txt"
 
@@ -244,6 +249,12 @@ if [ "$WRK" = 1 ]; then
     for s in $SERVERS; do
         wrk_measure "$s" "${SP_PIDS[$s]}" "http://127.0.0.1:$(port_of "$s")/" "$(cookie_of "$s")"
     done
+fi
+if [ "$RATE" != 0 ]; then
+    for _ in $(seq 1 "$RATE_ROUNDS"); do for s in $SERVERS; do
+        measure "$s" rate "${SP_PIDS[$s]}" -e RATE="$RATE" -e VUS="$VUS" -e DURATION="$DURATION" \
+            -e TARGET="http://127.0.0.1:$(port_of "$s")/" -e COOKIE_FILE="$(cookie_of "$s")" "$LOADTEST/passthrough.js"
+    done; done
 fi
 for sp in $SPS; do
     log "$ACS_COUNT Responses for $sp"
