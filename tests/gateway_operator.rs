@@ -266,7 +266,7 @@ fn signature_refusals_are_attributed_to_the_idp_the_issuer_names() {
         (
             "unknown_issuer",
             signed_by_other_key("https://stranger.example/idp"),
-            "-",
+            "unknown",
             "unknown",
         ),
     ];
@@ -461,7 +461,13 @@ fn a_login_cookie_lost_over_plain_http_is_explained_and_not_over_https() {
     let (html, json) = post_without_cookie(&plain, &form);
     assert!(html.contains(HINT), "{html}");
     assert_eq!(json["body"]["hint"], HINT, "{json}");
-    assert!(json["body"]["remedy"].as_str().is_some(), "{json}");
+    // What to change, on the page and in the JSON answer.
+    for text in [html.as_str(), json["body"]["remedy"].as_str().unwrap_or("")] {
+        assert!(
+            text.contains("Serve the gateway over HTTPS") && text.contains("https:// sp.base_url"),
+            "{text}"
+        );
+    }
     assert_eq!(field(&json["log"], "hint"), HINT, "{json}");
     assert_eq!(field(&json["log"], "idp"), "corp", "{json}");
     drop(plain);

@@ -49,7 +49,7 @@ impl NodeSpec {
 /// The `[store]` lines of a standalone Redis at `url`.
 pub(crate) fn redis_store(url: &str, on_failure: &str) -> String {
     format!(
-        "backend = \"redis\"\nurl = \"{url}\"\non_failure = \"{on_failure}\"\ntimeout_ms = 250\nmax_staleness_ms = 1500\n"
+        "backend = \"redis\"\nurl = \"{url}\"\non_failure = \"{on_failure}\"\ntimeout_ms = 250\nmax_staleness_ms = 1000\n"
     )
 }
 

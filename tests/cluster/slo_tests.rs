@@ -83,7 +83,7 @@ fn sp_logout_on_one_node_ends_the_session_on_the_other_within_the_bound() {
     let propagation = wait_until("node B to refuse the logged-out session", GENEROUS, || {
         status(b, &copy) == 401
     });
-    let bound = Duration::from_millis(1500);
+    let bound = Duration::from_millis(1000);
     eprintln!(
         "SP logout on node A enforced on node B after {} ms (max_staleness_ms = {}; {})",
         propagation.as_millis(),

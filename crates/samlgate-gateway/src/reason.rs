@@ -160,7 +160,7 @@ impl GatewayReason {
                 "Your account data contains characters that cannot be passed on to the application."
             }
             GatewayReason::AccessDenied => "You are signed in, but not allowed to use this application.",
-            GatewayReason::StoreUnavailable => "The sign-in could not be checked right now. Please try again.",
+            GatewayReason::StoreUnavailable => "This could not be checked right now. Please try again in a moment; if you were signing in, start again from the application (the identity provider's answer can be used only once, so sending it again would not work).",
             GatewayReason::LoggedOut => {
                 "This sign-in was ended at the identity provider before it arrived here. Please sign in again."
             }

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use samlgate_store::{parse_session_handle, Revocation, RevokeOutcome, SubjectKey};
 
+use crate::reason::GatewayReason;
 use crate::state::{Gateway, Shared};
 
 /// The token compared in constant time.
@@ -137,7 +138,7 @@ pub(super) async fn revoke(
                 tracing::warn!(error = %e, "admin revocation could not be stored");
                 return (
                     503,
-                    json!({"error": "store_unavailable", "detail": e.to_string()}),
+                    json!({"error": GatewayReason::StoreUnavailable.code(), "detail": e.to_string()}),
                 );
             }
         }

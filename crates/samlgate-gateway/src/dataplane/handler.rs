@@ -515,12 +515,15 @@ async fn handle_acs(cx: &mut Cx<'_>, request: Request<Incoming>) -> Response<Bod
         } => {
             count_acs(cx, idp.as_deref(), "rejected", reason.code());
             let code = reason.code();
+            // The label the metric carries: an alert and a log search name
+            // the same IdP (or `unknown`).
+            let idp = idp.as_deref().unwrap_or(UNKNOWN_IDP);
             match hint {
                 Some(hint) => {
-                    tracing::warn!(request_id = %cx.request_id, idp = idp.as_deref().unwrap_or("-"), outcome = "rejected", reason = code, hint, detail = %detail, "acs")
+                    tracing::warn!(request_id = %cx.request_id, idp, outcome = "rejected", reason = code, hint, detail = %detail, "acs")
                 }
                 None => {
-                    tracing::warn!(request_id = %cx.request_id, idp = idp.as_deref().unwrap_or("-"), outcome = "rejected", reason = code, detail = %detail, "acs")
+                    tracing::warn!(request_id = %cx.request_id, idp, outcome = "rejected", reason = code, detail = %detail, "acs")
                 }
             }
             cx.error_with_hint(reason, hint, Vec::new())
@@ -538,12 +541,16 @@ fn acs_refused(cx: &mut Cx<'_>, reason: samlgate_saml::Reason) -> Response<Body>
     )
 }
 
+/// The `idp` label (metric and log line) of an ACS whose Response named no
+/// configured IdP: a bounded value, never attacker-chosen text.
+const UNKNOWN_IDP: &str = "unknown";
+
 fn count_acs(cx: &Cx<'_>, idp: Option<&str>, outcome: &str, reason: &str) {
     cx.conn
         .shared
         .metrics
         .acs
-        .with_label_values(&[idp.unwrap_or("unknown"), outcome, reason])
+        .with_label_values(&[idp.unwrap_or(UNKNOWN_IDP), outcome, reason])
         .inc();
 }
 
