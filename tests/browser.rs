@@ -12,8 +12,6 @@
 //!
 //! Needs chromium, simplesamlphp, php-cli, php-xml, npm (scripts/deps.sh);
 //! fails when one is missing. playwright-core is installed under target/.
-//! The Single Logout tests and `plain_http_page_names_the_cause` wait on
-//! gateway features (see their comments).
 
 mod gateway;
 

@@ -5,10 +5,6 @@
 //! LogoutRequest to /saml/logout, the gateway answers with a
 //! LogoutResponse, the IdP then goes to ReturnTo). SimpleSAMLphp checks
 //! the gateway's signatures on both (validate.logout).
-//!
-//! These wait on the gateway's SLO: until it lands, /saml/logout only
-//! clears the session cookie and redirects to /, where the IdP's live
-//! session signs the user straight back in.
 
 use serde_json::json;
 
