@@ -99,26 +99,8 @@ fn the_same_response_posted_twice_is_replayed() {
     // An attacker who captured a user's ACS post, login-state cookie
     // included, posts it again: replayed. The user's own login went first.
     let h = Harness::start(Options::default());
-    let jar = Arc::new(reqwest::cookie::Jar::default());
-    let client = reqwest::blocking::Client::builder()
-        .cookie_provider(jar.clone())
-        .default_headers({
-            let mut headers = reqwest::header::HeaderMap::new();
-            headers.insert(reqwest::header::ACCEPT, "text/html".parse().unwrap());
-            headers
-        })
-        .build()
-        .unwrap();
-    let page = client.get(h.url("/")).send().unwrap();
-    let (_, mut fields) = form_fields(&page.text().unwrap());
-    fields.push(("username".into(), "alice".into()));
-    fields.push(("password".into(), "alice".into()));
-    let posted = client
-        .post(format!("http://127.0.0.1:{}/sso", h.idp_port))
-        .form(&fields)
-        .send()
-        .unwrap();
-    let (action, acs_fields) = form_fields(&posted.text().unwrap());
+    let (client, jar) = browser_with_jar();
+    let (action, acs_fields) = sign_in_at_idp(&h, &client, "/", "alice");
     use reqwest::cookie::CookieStore;
     let login_cookie = jar
         .cookies(&reqwest::Url::parse(&action).unwrap())

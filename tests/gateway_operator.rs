@@ -412,18 +412,7 @@ fn check_config_warns_when_name_id_is_mapped_but_the_idp_offers_only_transient()
 /// Starts a login in a browser, signs in at the IdP, and returns the ACS
 /// form the IdP answered with (the browser keeps its login-state cookie).
 fn acs_form_of_a_started_login(h: &Harness) -> Vec<(String, String)> {
-    let client = browser();
-    let page = client.get(h.url("/wanted")).send().unwrap();
-    let (_, mut fields) = form_fields(&page.text().unwrap());
-    fields.push(("username".into(), "alice".into()));
-    fields.push(("password".into(), "alice".into()));
-    let posted = client
-        .post(format!("http://127.0.0.1:{}/sso", h.idp_port))
-        .form(&fields)
-        .send()
-        .unwrap();
-    let (action, acs_fields) = form_fields(&posted.text().unwrap());
-    assert_eq!(action, h.acs_url());
+    let (_, acs_fields) = sign_in_at_idp(h, &browser(), "/wanted", "alice");
     assert!(acs_fields.iter().any(|(k, _)| k == "RelayState"));
     acs_fields
 }

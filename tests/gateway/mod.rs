@@ -364,18 +364,29 @@ impl Drop for Harness {
 
 /// A browser: cookie jar, follows redirects, asks for HTML.
 pub(crate) fn browser() -> reqwest::blocking::Client {
+    browser_builder().cookie_store(true).build().unwrap()
+}
+
+/// A browser whose cookie jar the test reads (which cookies go where).
+pub(crate) fn browser_with_jar() -> (reqwest::blocking::Client, Arc<reqwest::cookie::Jar>) {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let client = browser_builder()
+        .cookie_provider(jar.clone())
+        .build()
+        .unwrap();
+    (client, jar)
+}
+
+fn browser_builder() -> reqwest::blocking::ClientBuilder {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         reqwest::header::ACCEPT,
         "text/html,application/xhtml+xml".parse().unwrap(),
     );
     reqwest::blocking::Client::builder()
-        .cookie_store(true)
         .default_headers(headers)
         .danger_accept_invalid_certs(true)
         .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap()
 }
 
 /// A browser that shows each redirect instead of following it.
@@ -446,6 +457,22 @@ pub(crate) fn login(
     path: &str,
     user: &str,
 ) -> (reqwest::blocking::Response, Vec<(String, String)>) {
+    let (action, acs_fields) = sign_in_at_idp(h, client, path, user);
+    // 3. The browser posts the Response to the ACS and follows the 303.
+    let landed = client.post(action).form(&acs_fields).send().unwrap();
+    (landed, acs_fields)
+}
+
+/// The first two steps of [`login`]: the application URL sends the
+/// browser to the IdP, which signs `user` in and answers with the form
+/// that would post the Response to the ACS; returns its action and fields
+/// (the browser holds its login-state cookie).
+pub(crate) fn sign_in_at_idp(
+    h: &Harness,
+    client: &reqwest::blocking::Client,
+    path: &str,
+    user: &str,
+) -> (String, Vec<(String, String)>) {
     // 1. The application URL: the gateway redirects to the IdP, which
     //    shows its login form.
     let page = client.get(h.url(path)).send().unwrap();
@@ -469,9 +496,7 @@ pub(crate) fn login(
     assert_eq!(posted.status(), 200);
     let (action, acs_fields) = form_fields(&posted.text().unwrap());
     assert_eq!(action, h.acs_url());
-    // 3. The browser posts the Response to the ACS and follows the 303.
-    let landed = client.post(action).form(&acs_fields).send().unwrap();
-    (landed, acs_fields)
+    (action, acs_fields)
 }
 
 /// The headers the echo backend received, from its JSON answer.

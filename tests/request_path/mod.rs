@@ -6,8 +6,6 @@
 mod headers;
 mod sessions;
 
-use std::sync::Arc;
-
 use reqwest::cookie::CookieStore;
 
 use crate::gateway::recording::{self, Recorded, RecordingBackend};
@@ -348,16 +346,7 @@ pub(crate) fn check_target(s: &PathSetup, bob: &str, user: User, raw_target: &st
 
 /// bob's session cookies, from a real SP-initiated login.
 pub(crate) fn login_bob(h: &Harness) -> String {
-    let jar = Arc::new(reqwest::cookie::Jar::default());
-    let client = reqwest::blocking::Client::builder()
-        .cookie_provider(jar.clone())
-        .default_headers({
-            let mut headers = reqwest::header::HeaderMap::new();
-            headers.insert(reqwest::header::ACCEPT, "text/html".parse().unwrap());
-            headers
-        })
-        .build()
-        .unwrap();
+    let (client, jar) = browser_with_jar();
     let (landed, _) = login(h, &client, "/", "bob");
     assert_eq!(landed.status(), 200);
     let cookies = jar

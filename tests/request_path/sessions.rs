@@ -155,26 +155,8 @@ fn a_solicited_response_without_its_login_cookie_is_refused_even_with_idp_initia
         ..Options::default()
     });
     // The genuine browser starts a login and signs in at the IdP.
-    let jar = Arc::new(reqwest::cookie::Jar::default());
-    let genuine = reqwest::blocking::Client::builder()
-        .cookie_provider(jar.clone())
-        .default_headers({
-            let mut headers = reqwest::header::HeaderMap::new();
-            headers.insert(reqwest::header::ACCEPT, "text/html".parse().unwrap());
-            headers
-        })
-        .build()
-        .unwrap();
-    let page = genuine.get(h.url("/mine")).send().unwrap();
-    let (_, mut fields) = form_fields(&page.text().unwrap());
-    fields.push(("username".into(), "alice".into()));
-    fields.push(("password".into(), "alice".into()));
-    let posted = genuine
-        .post(format!("http://127.0.0.1:{}/sso", h.idp_port))
-        .form(&fields)
-        .send()
-        .unwrap();
-    let (action, acs_fields) = form_fields(&posted.text().unwrap());
+    let genuine = browser();
+    let (action, acs_fields) = sign_in_at_idp(&h, &genuine, "/mine", "alice");
     let response_xml = acs_fields
         .iter()
         .find(|(k, _)| k == "SAMLResponse")
