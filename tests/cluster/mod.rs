@@ -13,6 +13,8 @@ pub(crate) mod cut;
 pub(crate) mod fleet;
 pub(crate) mod http;
 pub(crate) mod pysaml2;
+// The same redis-server harness as samlgate-store's Redis tests.
+#[path = "../../crates/samlgate-store/tests/redis/server.rs"]
 pub(crate) mod redis;
 pub(crate) mod saml;
 

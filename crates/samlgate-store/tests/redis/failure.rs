@@ -20,7 +20,7 @@ async fn reject_refuses_while_redis_is_down_and_recovers_by_itself() {
     assert_eq!(e.reason(), "store_unavailable");
     assert!(n.store.degraded());
 
-    redis.restart();
+    redis.start_again();
     // The same store object, no restart: admissions go through again.
     let store = n.store.clone();
     let mut ok = false;
@@ -46,7 +46,7 @@ async fn the_degraded_flag_clears_by_itself_when_redis_is_back() {
     let a = admission(subject("alice"), "_d1", now_ms());
     assert!(n.store.admit(&a).await.is_err());
     assert!(n.store.degraded());
-    redis.restart();
+    redis.start_again();
     let store = n.store.clone();
     let took = wait_for("the degraded flag to clear", || !store.degraded()).await;
     eprintln!("degraded cleared {took:?} after redis came back, with no call");
@@ -71,7 +71,7 @@ async fn local_falls_back_to_memory_and_writes_back_after_the_outage() {
     assert_eq!(n.store.admit(&again).await.unwrap(), Admission::Replayed);
     assert_eq!(n.counts.degraded.lock().unwrap().first(), Some(&true));
 
-    redis.restart();
+    redis.start_again();
     let counts = n.counts.clone();
     wait_for("queued replay record written back", || {
         counts.degraded.lock().unwrap().last() == Some(&false)
@@ -140,7 +140,7 @@ async fn revocations_made_during_an_outage_are_written_after_it() {
     // Enforced on this node at once.
     assert!(a.store.view().is_revoked(&alice, &sid, None, t - 1));
 
-    redis.restart();
+    redis.start_again();
     let counts = a.counts.clone();
     wait_for("queue written", || {
         counts.queued.load(Ordering::Relaxed) == 0

@@ -138,7 +138,7 @@ async fn a_restarted_redis_is_followed_and_staleness_is_reported() {
     // What the node had seen is still enforced.
     assert!(revoked(&a, "old"));
 
-    redis.restart();
+    redis.start_again();
     wait_for("A's view to be fresh again", || view.is_fresh()).await;
     b.store.revoke(&subject_revocation("new")).await.unwrap();
     wait_for("revocation after the restart on A", || revoked(&a, "new")).await;

@@ -6,4 +6,7 @@ mod cluster_tls;
 mod failure;
 mod feed;
 mod replay;
+// Shared with the gateway's cluster tests, which use more of it.
+#[allow(dead_code)]
+mod server;
 mod support;

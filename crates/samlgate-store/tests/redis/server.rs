@@ -1,9 +1,10 @@
-//! Real `redis-server` processes (Debian's redis-server and redis-tools,
-//! installed by scripts/deps.sh): each on a free loopback port in its own
-//! directory under the target's tmp dir, killed when dropped. A missing
-//! binary fails the test. Adapted from samlgate-store's
-//! tests/redis/support.rs (its certs.rs is shared); this test crate has no Redis client, so commands
-//! go through `redis-cli`, the operator's own tool.
+//! Real `redis-server` processes for tests (Debian's redis-server and
+//! redis-tools, installed by scripts/deps.sh): each on a free loopback port
+//! in its own directory under the target's tmp dir, killed when dropped; a
+//! missing binary fails the test. Commands go through `redis-cli`, the
+//! operator's own tool, so that a test crate without a Redis client can
+//! use this file too: samlgate-store's Redis tests and the gateway's
+//! cluster tests (`tests/cluster/mod.rs`, by `#[path]`) share it.
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -20,7 +21,7 @@ static NEXT_DIR: AtomicUsize = AtomicUsize::new(0);
 pub(crate) fn temp_dir(what: &str) -> PathBuf {
     let n = NEXT_DIR.fetch_add(1, Ordering::Relaxed);
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("cluster-{what}-{}-{n}", std::process::id()));
+        .join(format!("redis-{what}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
