@@ -1,5 +1,6 @@
 //! The replay store at capacity, check-config's refusals, a solicited
-//! Response in another browser, and the cookie names under TLS.
+//! Response in another browser, the cookie names under TLS, and logout
+//! CSRF (the confirmation form).
 
 use std::sync::Arc;
 
@@ -284,4 +285,112 @@ fn under_tls_the_session_is_a_host_cookie_and_login_states_are_few_and_scoped_to
     assert!(jar
         .cookies(&reqwest::Url::parse(&h.url("/page/0")).unwrap())
         .is_none());
+}
+
+// ---------------------------------------------------------------------
+// Logout CSRF: another site cannot end a session.
+
+/// The session cookies of a real login as `user`.
+fn session_of(h: &Harness, user: &str) -> String {
+    let (client, jar) = browser_with_jar();
+    let (landed, _) = login(h, &client, "/", user);
+    assert_eq!(landed.status(), 200);
+    jar.cookies(&reqwest::Url::parse(&h.url("/")).unwrap())
+        .expect("a session cookie")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The hidden `confirm` token of the "Sign out?" page.
+fn confirm_token(page: &str) -> String {
+    let start = page
+        .find("name=\"confirm\" value=\"")
+        .unwrap_or_else(|| panic!("no confirmation form: {page}"))
+        + "name=\"confirm\" value=\"".len();
+    let len = page[start..].find('"').unwrap();
+    page[start..start + len].to_owned()
+}
+
+#[test]
+fn logout_takes_a_same_origin_get_or_the_confirmation_form_of_this_very_session() {
+    let h = Harness::start(Options::default());
+    let bob = session_of(&h, "bob");
+    let alice = session_of(&h, "alice");
+    let signed_in = |cookie: &str| {
+        plain_client()
+            .get(h.url("/whoami"))
+            .header("cookie", cookie)
+            .send()
+            .unwrap()
+            .status()
+            == 200
+    };
+    let logout_get = |cookie: &str, site: &str| {
+        plain_client()
+            .get(h.url("/saml/logout"))
+            .header("cookie", cookie)
+            .header("sec-fetch-site", site)
+            .send()
+            .unwrap()
+    };
+    let logout_post = |cookie: &str, body: String| {
+        plain_client()
+            .post(h.url("/saml/logout"))
+            .header("cookie", cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .unwrap()
+    };
+    let is_confirmation = |resp: reqwest::blocking::Response| {
+        assert_eq!(resp.status(), 200);
+        assert!(resp.headers().get("set-cookie").is_none());
+        let page = resp.text().unwrap();
+        assert!(page.contains("Sign out?"), "{page}");
+        page
+    };
+
+    // A link followed from another site (or a browser that does not say):
+    // the confirmation page, nothing ended.
+    let bob_token = confirm_token(&is_confirmation(logout_get(&bob, "cross-site")));
+    let alice_token = confirm_token(&is_confirmation(logout_get(&alice, "same-site")));
+    assert!(signed_in(&bob) && signed_in(&alice));
+
+    // A POST without the form's token, with a made-up one, or with the
+    // token of another user's session: the confirmation page again.
+    for body in [
+        String::new(),
+        "confirm=AAAA".to_owned(),
+        format!("confirm={alice_token}"),
+        format!("confirm={bob_token}x"),
+    ] {
+        is_confirmation(logout_post(&bob, body));
+        assert!(signed_in(&bob), "bob was signed out");
+    }
+    // alice's token in her own browser works only for her.
+    assert!(signed_in(&alice));
+
+    // bob's own form: signed out, his cookie cleared, and a copy of it no
+    // longer opens the session; alice's session is untouched.
+    let out = logout_post(&bob, format!("confirm={bob_token}"));
+    let cleared: Vec<String> = out
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    // This harness's IdP publishes no SingleLogoutService: a local logout
+    // and the gateway's own page.
+    assert_eq!(out.status(), 200);
+    let page = out.text().unwrap();
+    assert!(page.contains("You are signed out"), "{page}");
+    assert!(
+        cleared
+            .iter()
+            .any(|c| c.starts_with("samlgate_session=") && c.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
+    assert!(!signed_in(&bob));
+    assert!(signed_in(&alice));
 }
