@@ -6,7 +6,7 @@ use base64::Engine;
 use samlgate_saml::{Clock, SystemClock};
 
 use super::fleet::{b64, redis_store, Fleet, NodeSpec};
-use super::http::{plain, post_acs, Browser};
+use super::http::{plain, post_acs, status, Browser};
 use super::redis::RedisServer;
 use super::saml::{forge_name_id, rewrap};
 
@@ -27,6 +27,21 @@ fn a_response_accepted_on_one_node_is_replayed_on_every_other() {
     let xml = fleet.response_xml(&fleet.idp, "alice", "_s-replay", SystemClock.now());
     let first = post_acs(&client, a, &b64(&xml));
     assert!(first.accepted(), "{}: {}", first.status, first.error);
+
+    // The session it opened is honoured on every node with no Redis
+    // command at all: each node checks revocations in its own view, fed
+    // in the background (the feed's blocking XREAD and the health PING
+    // are the only commands that may run meanwhile).
+    let foreground = |redis: &RedisServer| {
+        let mut calls = redis.command_calls();
+        calls.retain(|name, _| !matches!(name.as_str(), "xread" | "ping" | "info"));
+        calls
+    };
+    let before = foreground(&redis);
+    for node in [a, b, c].iter().cycle().take(60) {
+        assert_eq!(status(node, &first.cookie()), 200, "{}", node.name);
+    }
+    assert_eq!(foreground(&redis), before, "pass-through called Redis");
     for node in [b, c, a] {
         let again = post_acs(&client, node, &b64(&xml));
         assert_eq!(
