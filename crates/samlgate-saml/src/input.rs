@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 
+use samlgate_dsig::has_ascii_whitespace;
 use samlgate_xml::Reason;
 
 use crate::error::fail;
@@ -55,18 +56,6 @@ pub fn decode_input(data: &[u8], max_bytes: usize) -> Result<Cow<'_, [u8]>, Saml
         return fail(Reason::MalformedInput, "input is empty");
     }
     finish_base64(&compact, max_bytes).map(Cow::Owned)
-}
-
-/// True when `bytes` holds an ASCII whitespace byte. Runs over every
-/// byte of every posted Response, so it folds fixed-size chunks without
-/// an early exit, which the compiler vectorizes; a byte-wise `any` cost
-/// more than the base64 decoding after it.
-fn has_ascii_whitespace(bytes: &[u8]) -> bool {
-    bytes.chunks(64).any(|chunk| {
-        chunk.iter().fold(false, |found, &b| {
-            found | matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0C)
-        })
-    })
 }
 
 fn finish_base64(compact: &[u8], max_bytes: usize) -> Result<Vec<u8>, SamlError> {

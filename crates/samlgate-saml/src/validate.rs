@@ -348,9 +348,7 @@ fn check_status(doc: &Document<'_>, root: NodeId) -> Result<(), SamlError> {
 }
 
 fn is_assertion_element(doc: &Document<'_>, n: NodeId) -> bool {
-    // Runs for every element: the (short) local name first.
-    matches!(doc.local_name(n), "Assertion" | "EncryptedAssertion")
-        && doc.namespace(n) == Some(ASSERTION)
+    doc.is(n, ASSERTION, "Assertion") || doc.is(n, ASSERTION, "EncryptedAssertion")
 }
 
 /// Exactly one Assertion or EncryptedAssertion in the whole document, and it

@@ -22,7 +22,7 @@
 use std::io::{self, Write};
 
 use crate::c14n_output::Output;
-use crate::scan::same_bytes;
+use crate::scan::same_str;
 use crate::tree::{Attribute, Document, NodeId, NodeKind, EMPTY_TAG, NONE, RAW_END, RAW_TEXT};
 use crate::XML_NAMESPACE;
 
@@ -488,14 +488,6 @@ impl<'d, 'a, W: Write> Canonicalizer<'d, 'a, '_, '_, W> {
             cur = doc.parent(c);
         }
     }
-}
-
-/// String equality that first tries identity: namespace URIs mostly come
-/// from the same declaration, so the byte comparison is usually skipped,
-/// and when it is not, short names are compared without a `memcmp` call.
-#[inline]
-fn same_str(a: &str, b: &str) -> bool {
-    (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || same_bytes(a.as_bytes(), b.as_bytes())
 }
 
 /// Canonical attribute order: namespace URI, then local name.

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use crate::lexer::{self, Lexer, Name, TagItem, Token};
-use crate::scan::{same_bytes, scan_characters, split_name, Scan};
+use crate::scan::{same_bytes, same_str, scan_characters, split_name, Scan};
 use crate::text::{self, DecodeError};
 use crate::tree::{
     Attribute, Document, NamespaceDecl, Node, NodeKind, EMPTY_TAG, NONE, NO_NS, RAW_END, RAW_TEXT,
@@ -22,10 +22,13 @@ impl<'a> Document<'a> {
     /// character references are expanded; namespaces are resolved and
     /// checked. Nodes borrow from `input`.
     pub fn parse(input: &'a [u8], limits: &Limits) -> Result<Document<'a>, XmlError> {
-        if input.len() > limits.max_document_bytes {
+        // Positions are kept as u32 (and c14n copies input bytes by them),
+        // so no limit lets a document past 4 GiB through.
+        let limit = limits.max_document_bytes.min(u32::MAX as usize);
+        if input.len() > limit {
             return Err(XmlError::TooLarge {
                 what: "document size in bytes",
-                limit: limits.max_document_bytes,
+                limit,
             });
         }
         let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
@@ -401,7 +404,7 @@ impl<'a, 'l> Parser<'a, 'l> {
             .get(mark..)
             .unwrap_or(&[])
             .iter()
-            .any(|(p, _)| same_text(p, prefix))
+            .any(|(p, _)| same_str(p, prefix))
         {
             return Err(XmlError::malformed("namespace prefix declared twice", at));
         }
@@ -415,7 +418,7 @@ impl<'a, 'l> Parser<'a, 'l> {
         if prefix.is_empty() && !element {
             return Ok(NO_NS);
         }
-        match self.scope.iter().rev().find(|(p, _)| same_text(p, prefix)) {
+        match self.scope.iter().rev().find(|(p, _)| same_str(p, prefix)) {
             Some((_, idx)) => {
                 let empty = self
                     .doc
@@ -444,7 +447,7 @@ impl<'a, 'l> Parser<'a, 'l> {
             if attrs
                 .iter()
                 .skip(i + 1)
-                .any(|b| same_text(b.local, a.local) && same_namespace(b))
+                .any(|b| same_str(b.local, a.local) && same_namespace(b))
             {
                 return Err(XmlError::malformed("duplicate attribute", at));
             }
@@ -490,13 +493,6 @@ impl<'a, 'l> Parser<'a, 'l> {
         }
         Ok(())
     }
-}
-
-/// String equality for the short names compared here, without a call to
-/// `memcmp` (which costs more than the comparison).
-#[inline]
-fn same_text(a: &str, b: &str) -> bool {
-    same_bytes(a.as_bytes(), b.as_bytes())
 }
 
 /// The XML declaration: `version` first and 1.0 or 1.1; an `encoding`, if

@@ -115,6 +115,13 @@ pub(crate) fn scan_name(bytes: &[u8]) -> NameShape {
     NameShape { len, colon, simple }
 }
 
+/// String equality for names: namespace URIs mostly come from the same
+/// declaration, so identity is tried first; otherwise [`same_bytes`].
+#[inline]
+pub(crate) fn same_str(a: &str, b: &str) -> bool {
+    (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || same_bytes(a.as_bytes(), b.as_bytes())
+}
+
 /// Byte equality for names, without a call to `memcmp` for the usual
 /// lengths: up to 16 bytes are two (overlapping) 8-byte words.
 #[inline]
